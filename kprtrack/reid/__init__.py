@@ -1,0 +1,1 @@
+"""Keypoint Promptable Re-Identification (KPR): model, checkpoint loading, embedder and distance."""

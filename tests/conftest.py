@@ -1,0 +1,33 @@
+"""Shared test helpers: locating the reference fixtures in ``../shared/fixtures``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def fixtures_root() -> Path:
+    """``$KPRTRACK_FIXTURES`` or ``<repo>/../shared/fixtures``."""
+    env = os.environ.get("KPRTRACK_FIXTURES")
+    return Path(env) if env else REPO.parent / "shared" / "fixtures"
+
+
+def require_fixture(name: str) -> Path:
+    """Path of ``fixtures/<name>``; skip the test if absent, fail if KPRTRACK_REQUIRE_FIXTURES=1."""
+    path = fixtures_root() / name
+    if not path.exists():
+        msg = f"reference fixture {path} is not present"
+        if os.environ.get("KPRTRACK_REQUIRE_FIXTURES") == "1":
+            pytest.fail(msg + " (KPRTRACK_REQUIRE_FIXTURES=1)")
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture
+def fixture_dir():
+    """Call as ``fixture_dir('kpr_reference')``."""
+    return require_fixture
