@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 
@@ -38,5 +40,7 @@ def write_mot(path: str | os.PathLike[str], records: Iterable[FrameRecord]) -> i
 
 def read_mot(path: str | os.PathLike[str]) -> np.ndarray:
     """Read MOT rows as an ``(R, 10)`` float64 array (empty file -> ``(0, 10)``)."""
-    data = np.loadtxt(path, delimiter=",", ndmin=2)
-    return data.reshape(-1, 10) if data.size else np.zeros((0, 10))
+    text = Path(path).read_text()
+    if not text.strip():
+        return np.zeros((0, 10))
+    return np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2).reshape(-1, 10)

@@ -1,0 +1,59 @@
+from dataclasses import dataclass, field
+
+import pytest
+
+from kprtrack.config import ConfigError, apply_overrides, dataclass_from_dict, dataclass_to_dict, load_dataclass
+
+
+@dataclass
+class Inner:
+    thresh: float = 0.5
+    name: str = "x"
+
+
+@dataclass
+class Outer:
+    inner: Inner = field(default_factory=Inner)
+    steps: int = 3
+    sizes: tuple[int, ...] = (1, 2)
+    device: str | None = None
+
+
+def test_nested_and_defaults():
+    cfg = dataclass_from_dict(Outer, {"inner": {"thresh": 1}, "sizes": [4, 5]})
+    assert cfg.inner.thresh == 1.0 and cfg.inner.name == "x" and cfg.sizes == (4, 5) and cfg.steps == 3
+    assert dataclass_from_dict(Outer, dataclass_to_dict(cfg)) == cfg
+
+
+@pytest.mark.parametrize(
+    "data,msg",
+    [
+        ({"stepz": 1}, "unknown key(s) stepz"),
+        ({"inner": {"tresh": 1}}, "inner: unknown key(s) tresh"),
+        ({"steps": "many"}, "steps: expected an integer"),
+        ({"steps": True}, "steps: expected an integer"),
+        ({"inner": {"thresh": "high"}}, "inner.thresh: expected a number"),
+        ({"inner": 3}, "inner: expected a mapping"),
+    ],
+)
+def test_errors_name_the_key(data, msg):
+    with pytest.raises(ConfigError) as err:
+        dataclass_from_dict(Outer, data, "cfg.yaml")
+    assert msg in str(err.value) and "cfg.yaml" in str(err.value)
+
+
+def test_yaml_file_and_overrides(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("steps: 7\ninner:\n  name: y\n")
+    cfg = load_dataclass(Outer, p)
+    assert cfg.steps == 7 and cfg.inner.name == "y"
+    data = apply_overrides({"inner": {"name": "y"}}, ["inner.thresh=0.25", "steps=9"])
+    assert dataclass_from_dict(Outer, data) == Outer(Inner(0.25, "y"), 9)
+    with pytest.raises(ConfigError, match="key=value"):
+        apply_overrides({}, ["oops"])
+    with pytest.raises(ConfigError, match="not found"):
+        load_dataclass(Outer, tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- a list\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_dataclass(Outer, bad)
