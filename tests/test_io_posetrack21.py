@@ -200,3 +200,20 @@ def test_validators_accept_fixture_files(fixture_dir):
         validate_ground_truth({"images": gt.images, "annotations": gt.annotations}, gt_path)
         pred = read_predictions(gt_path.parent.parent / "pred" / gt_path.name, gt)
         validate_predictions({"images": pred.images, "annotations": pred.annotations})
+
+
+def test_prediction_writer_streams_same_content(tmp_path):
+    doc = gt_doc(4, 3)
+    gt = PoseTrackSequence("s_test.json", doc["images"], doc["annotations"])
+    records = {img["id"]: rec for img, rec in zip(gt.images, gt.to_records())}
+    from kprtrack.io.posetrack21 import PredictionWriter
+
+    writer = PredictionWriter(tmp_path / "a.json", gt.images)
+    for image_id, rec in records.items():
+        writer.add(image_id, rec)
+    writer.close()
+    write_predictions(tmp_path / "b.json", gt.images, records)
+    assert json.loads((tmp_path / "a.json").read_text()) == json.loads((tmp_path / "b.json").read_text())
+    assert writer.num_annotations == 12
+    with pytest.raises(ValueError, match="unknown image id"):
+        writer.add(1, records[gt.images[0]["id"]])

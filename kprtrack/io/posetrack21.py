@@ -410,3 +410,55 @@ def video_images(vid_id: int, num_frames: int, name: str = "video") -> list[dict
         }
         for t in range(num_frames)
     ]
+
+
+class PredictionWriter:
+    """Collect a video's tracked records compactly and write one prediction file at the end.
+
+    Only the tracked rows' boxes, scores, keypoints and ids are kept, as small numpy arrays
+    (about 250 bytes a person), and the JSON is streamed to disk atomically when :meth:`close`
+    is called, so a long video never holds its whole JSON document in memory.
+
+    Args:
+        path: destination file.
+        images: the ``images`` entries of the video's frames, in order.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], images: Sequence[Mapping[str, Any]]) -> None:
+        self.path = Path(path)
+        self.images = list(images)
+        self._ids = {img["id"] for img in self.images}
+        self._rows: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.num_annotations = 0
+
+    def add(self, image_id: int, record: FrameRecord) -> None:
+        """Keep the tracked rows of ``record`` (posetrack21 keypoints) for image ``image_id``."""
+        if image_id not in self._ids:
+            raise ValueError(f"record for unknown image id {image_id}")
+        if record.keypoint_format != "posetrack21":
+            raise ValueError(f"predictions must use the posetrack21 convention, got {record.keypoint_format!r}")
+        if record.track_ids is None:
+            raise ValueError("record has no track_ids: run a tracker first")
+        keep = record.track_ids >= 0
+        if not keep.any():
+            return
+        self._rows.append(
+            (int(image_id), record.boxes[keep], record.scores[keep], record.keypoints[keep], record.track_ids[keep])
+        )
+        self.num_annotations += int(keep.sum())
+
+    def _annotations(self) -> Iterable[dict[str, Any]]:
+        for image_id, boxes, scores, kps, ids in self._rows:
+            record = FrameRecord(boxes, scores, kps, track_ids=ids, keypoint_format="posetrack21")
+            yield from prediction_annotations(image_id, record)
+
+    def close(self) -> None:
+        """Write the file (atomically, streaming annotation by annotation)."""
+        from kprtrack.io.atomic import atomic_open
+
+        doc = predictions_document(self.images, [])
+        with atomic_open(self.path, "w") as f:
+            f.write('{"images":' + json.dumps(doc["images"], separators=(",", ":")) + ',"annotations":[')
+            for i, ann in enumerate(self._annotations()):
+                f.write(("," if i else "") + json.dumps(ann, separators=(",", ":")))
+            f.write('],"categories":' + json.dumps(doc["categories"], separators=(",", ":")) + "}")

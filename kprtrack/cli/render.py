@@ -1,0 +1,77 @@
+"""``kprtrack render``: draw tracks over a video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("render")
+@click.argument("video", type=click.Path(path_type=Path))
+@click.argument("tracks", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), help="Overlay video (.mp4 or .avi).")
+@click.option(
+    "--frames", "frames_dir", type=click.Path(file_okay=False, path_type=Path), help="Also dump PNG frames here."
+)
+@click.option("--trail", default=0, show_default=True, help="Trail length in frames (0: no trails).")
+@click.option("--min-score", default=0.3, show_default=True, help="Do not draw joints below this score.")
+@click.option("--start", default=0, show_default=True, help="First frame (must match the one used by `run`).")
+@click.option("--max-frames", type=int, default=None, help="Render at most this many frames.")
+def command(
+    video: Path,
+    tracks: Path,
+    out: Path | None,
+    frames_dir: Path | None,
+    trail: int,
+    min_score: float,
+    start: int,
+    max_frames: int | None,
+) -> None:
+    """Draw the boxes, skeletons and ids of TRACKS (a PoseTrack21 prediction file written by
+    `kprtrack run`) over VIDEO (video file, image folder or PoseTrack21 sequence folder).
+
+    Frames and prediction images are paired in order: the i-th image entry of TRACKS is drawn
+    over the i-th frame read from VIDEO starting at --start.
+    """
+    import cv2
+    from tqdm import tqdm
+
+    from kprtrack.io.atomic import check_writable
+    from kprtrack.io.posetrack21 import PoseTrackFormatError, read_predictions
+    from kprtrack.render import TrackPainter
+    from kprtrack.video import FrameSource, VideoSourceError, VideoWriter
+
+    if out is None and frames_dir is None:
+        raise click.UsageError("give --out VIDEO and/or --frames DIR")
+    try:
+        records = read_predictions(tracks).to_records()
+        source = FrameSource(video, start=start, max_frames=max_frames)
+    except (PoseTrackFormatError, VideoSourceError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not records:
+        raise click.ClickException(f"{tracks}: no images")
+    if out is not None:
+        check_writable(out)
+    if frames_dir is not None:
+        frames_dir.mkdir(parents=True, exist_ok=True)
+    painter = TrackPainter(trail_length=trail, keypoint_threshold=min_score)
+    info = source.info
+    writer = VideoWriter(out, info.fps, (info.width, info.height)) if out is not None else None
+    n = 0
+    try:
+        for (index, frame), record in tqdm(
+            zip(source, records), total=min(len(source), len(records)), unit="frame", desc="render"
+        ):
+            drawn = painter.draw(frame, record)
+            if writer is not None:
+                writer.write(drawn)
+            if frames_dir is not None:
+                cv2.imwrite(str(frames_dir / f"{index:06d}.png"), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+            n += 1
+    finally:
+        if writer is not None:
+            writer.close()
+    click.echo(
+        f"rendered {n} frames" + (f" -> {out}" if out else "") + (f", PNGs in {frames_dir}" if frames_dir else "")
+    )
