@@ -1,0 +1,172 @@
+"""The online tracking pipeline: detect -> pose -> KPR embeddings -> tracker, frame by frame.
+
+Each frame is processed as soon as it is decoded and yields one :class:`FrameRecord`; nothing is
+accumulated, so memory does not grow with the video's length. Decoding of the next frames
+overlaps with compute through the bounded prefetch queue of :class:`kprtrack.video.FrameSource`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from kprtrack.stages import Detector, Embedder, PoseEstimator
+from kprtrack.structures import FrameRecord
+
+if TYPE_CHECKING:
+    from kprtrack.pipeline_config import PipelineConfig
+    from kprtrack.video import FrameSource
+
+STAGES = ("decode", "detect", "pose", "reid", "track")
+
+
+class Tracker(Protocol):
+    """What the pipeline needs from a tracker."""
+
+    def update(self, record: FrameRecord) -> FrameRecord: ...
+
+    def reset(self) -> None: ...
+
+
+@dataclass
+class StageTimer:
+    """Cumulative wall time per stage, in seconds."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    frames: int = 0
+
+    def ms_per_frame(self) -> dict[str, float]:
+        """Average milliseconds per frame of each stage."""
+        n = max(self.frames, 1)
+        return {k: 1000 * v / n for k, v in self.seconds.items()}
+
+
+class Pipeline:
+    """Online multi-person pose tracker.
+
+    Args:
+        detector: finds people (:class:`kprtrack.stages.Detector`).
+        pose: estimates their keypoints (:class:`kprtrack.stages.PoseEstimator`).
+        embedder: KPR re-identification (:class:`kprtrack.stages.Embedder`), or ``None`` for
+            trackers that need no appearance (e.g. the IoU baseline).
+        tracker: associates detections over time (``update(record) -> record``).
+        max_people: keep at most this many highest-scoring detections per frame (bounds compute).
+    """
+
+    def __init__(
+        self,
+        detector: Detector,
+        pose: PoseEstimator,
+        embedder: Embedder | None,
+        tracker: Tracker,
+        max_people: int = 100,
+    ) -> None:
+        self.detector = detector
+        self.pose = pose
+        self.embedder = embedder
+        self.tracker = tracker
+        self.max_people = max_people
+        self.timer = StageTimer()
+
+    @classmethod
+    def from_config(
+        cls, config: PipelineConfig | str | Path | None = None, overrides: Iterable[str] = (), **kwargs: Any
+    ) -> Pipeline:
+        """Build the stages named by a config (a :class:`PipelineConfig`, a YAML path or ``None`` for defaults).
+
+        Args:
+            config: the configuration.
+            overrides: ``key.sub=value`` strings applied on top (like ``--set``).
+            **kwargs: extra keyword arguments for :func:`kprtrack.factory.build_pipeline` (e.g. ``gt_path``
+                for oracle stages, ``frame_rate``).
+        """
+        from kprtrack.factory import build_pipeline
+        from kprtrack.pipeline_config import load_pipeline_config
+
+        if not hasattr(config, "detector"):
+            config = load_pipeline_config(config, list(overrides))
+        return build_pipeline(config, **kwargs)
+
+    def reset(self) -> None:
+        """Forget all tracks (call between videos)."""
+        self.tracker.reset()
+        self.timer = StageTimer()
+
+    def _notify(self, index: int) -> None:
+        seen = set()
+        for stage in (self.detector, self.pose, self.embedder):
+            if stage is not None and id(stage) not in seen and hasattr(stage, "on_frame"):
+                stage.on_frame(index)
+                seen.add(id(stage))
+
+    def process(self, frame: np.ndarray, frame_index: int) -> FrameRecord:
+        """Run every stage on one RGB frame and return its tracked record.
+
+        Args:
+            frame: RGB uint8 ``(H, W, 3)``.
+            frame_index: index of the frame in its video.
+
+        Returns:
+            A record whose rows are the frame's detections (detector order), with keypoints,
+            embeddings (when an embedder is set) and ``track_ids`` (``-1`` for untracked rows).
+        """
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            raise ValueError(f"expected an RGB uint8 (H, W, 3) frame, got {frame.dtype} {frame.shape}")
+        self._notify(frame_index)
+        sec = self.timer.seconds
+        t0 = time.perf_counter()
+        boxes, scores = self.detector.detect([frame])[0]
+        if len(scores) > self.max_people:
+            keep = np.sort(np.argsort(-scores, kind="stable")[: self.max_people])
+            boxes, scores = boxes[keep], scores[keep]
+        t1 = time.perf_counter()
+        keypoints = self.pose.estimate(frame, boxes)
+        record = FrameRecord(
+            boxes=boxes,
+            scores=scores,
+            keypoints=keypoints,
+            frame_index=frame_index,
+            keypoint_format=self.pose.keypoint_format,
+        )
+        t2 = time.perf_counter()
+        if self.embedder is not None and len(record):
+            embeddings, visibility = self.embedder.embed(frame, record.boxes, record.keypoints)
+            record = record.with_embeddings(embeddings, visibility)
+        t3 = time.perf_counter()
+        record = self.tracker.update(record)
+        t4 = time.perf_counter()
+        sec["detect"] += t1 - t0
+        sec["pose"] += t2 - t1
+        sec["reid"] += t3 - t2
+        sec["track"] += t4 - t3
+        self.timer.frames += 1
+        return record
+
+    def track(
+        self, source: FrameSource | str | Path | Iterable[np.ndarray], **source_kwargs: Any
+    ) -> Iterator[FrameRecord]:
+        """Track a whole video online, yielding one record per frame.
+
+        Args:
+            source: a :class:`FrameSource`, a path (video file, image folder, PoseTrack21 sequence
+                folder) or any iterable of RGB frames.
+            **source_kwargs: ``start``, ``end``, ``max_frames`` when ``source`` is a path.
+        """
+        from kprtrack.video import FrameSource
+
+        if isinstance(source, (str, Path)):
+            source = FrameSource(source, **source_kwargs)
+        frames = iter(source) if isinstance(source, FrameSource) else enumerate(source)
+        while True:
+            t0 = time.perf_counter()
+            try:
+                index, frame = next(frames)
+            except StopIteration:
+                return
+            self.timer.seconds["decode"] += time.perf_counter() - t0
+            yield self.process(frame, index)

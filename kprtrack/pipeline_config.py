@@ -1,0 +1,191 @@
+"""Configuration of the whole pipeline (``configs/*.yaml``), validated into dataclasses.
+
+The dataclass defaults below are the paper's setting with the official checkpoints and are the
+single source of default values: ``configs/kprtrack.yaml`` restates them (a test checks that) and
+``configs/demo.yaml`` overrides what differs for the project's shipped small weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kprtrack.config import ConfigError, apply_overrides, dataclass_from_dict, load_yaml
+
+DETECTOR_KINDS = ("yolox", "ultralytics", "oracle")
+POSE_KINDS = ("hrnet", "ultralytics", "mmpose", "oracle")
+REID_KINDS = ("kpr", "none")
+TRACKER_KINDS = ("kprtrack", "bytetrack_iou")
+DTYPES = ("float32", "float16", "bfloat16")
+
+
+def _choice(section: str, name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{section}.{name}: {value!r} is not one of {', '.join(allowed)}")
+
+
+@dataclass
+class DetectorSection:
+    """Person detector.
+
+    Attributes:
+        kind: ``yolox`` (native), ``ultralytics`` (any ultralytics model) or ``oracle`` (ground truth).
+        weights: manifest name or file path of the checkpoint.
+        arch: architecture; ``None`` takes it from the manifest entry.
+        input_size: network input ``(height, width)``; larger finds smaller people, costs more.
+        score_threshold: detections below are discarded; raising it drops the low-confidence
+            detections ByteTrack's second association pass relies on.
+        nms_threshold: IoU above which overlapping boxes are suppressed; raising it keeps more
+            overlapping people (and more duplicates).
+    """
+
+    kind: str = "yolox"
+    weights: str = "yolox_x_mmdet_coco"
+    arch: str | None = None
+    input_size: tuple[int, ...] = (640, 640)
+    score_threshold: float = 0.1
+    nms_threshold: float = 0.65
+
+    def __post_init__(self) -> None:
+        _choice("detector", "kind", self.kind, DETECTOR_KINDS)
+        if len(self.input_size) != 2 or min(self.input_size) <= 0:
+            raise ValueError(f"detector.input_size: expected [height, width], got {list(self.input_size)}")
+
+
+@dataclass
+class PoseSection:
+    """Top-down pose estimator.
+
+    Attributes:
+        kind: ``hrnet`` (native), ``ultralytics``, ``mmpose`` or ``oracle``.
+        weights: manifest name or checkpoint path.
+        arch: architecture; ``None`` takes it from the manifest entry.
+        config: mmpose config file (``kind: mmpose`` only).
+        flip_test: average with the horizontally flipped crop (better keypoints, twice the cost).
+    """
+
+    kind: str = "hrnet"
+    weights: str = "hrnet_w32_posetrack18"
+    arch: str | None = None
+    config: str | None = None
+    flip_test: bool = True
+
+    def __post_init__(self) -> None:
+        _choice("pose", "kind", self.kind, POSE_KINDS)
+
+
+@dataclass
+class ReidSection:
+    """KPR re-identification.
+
+    Attributes:
+        kind: ``kpr`` or ``none`` (no appearance: only for the IoU baseline tracker).
+        weights: manifest name or checkpoint path.
+        use_prompts: feed the keypoint prompts (positives and in-box negatives); ``False`` runs
+            KPR in its prompt-optional mode.
+        batch_size: crops per forward pass.
+    """
+
+    kind: str = "kpr"
+    weights: str = "kpr_occ_posetrack_solider"
+    use_prompts: bool = True
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        _choice("reid", "kind", self.kind, REID_KINDS)
+        if self.batch_size <= 0:
+            raise ValueError("reid.batch_size: must be positive")
+
+
+@dataclass
+class TrackerSection:
+    """Tracker choice.
+
+    Attributes:
+        kind: ``kprtrack`` (KPR part distance) or ``bytetrack_iou`` (IoU-only baseline).
+        params: overrides of that tracker's config dataclass (see ``configs/tracker/<kind>.yaml``
+            and docs/tracker.md); unknown keys are errors.
+    """
+
+    kind: str = "kprtrack"
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _choice("tracker", "kind", self.kind, TRACKER_KINDS)
+
+
+@dataclass
+class OutputSection:
+    """Filters applied when writing PoseTrack21 predictions (never inside the tracker).
+
+    Attributes:
+        min_keypoint_score: joints below are written as absent (0, 0, 0); the official kit
+            ignores scores, so low-confidence joints would otherwise count as false positives.
+        min_keypoints: poses with fewer joints left are not written.
+        min_track_length: tracks seen in fewer frames are not written (0 keeps all; needs the
+            whole video, so it is applied when the file is written).
+    """
+
+    min_keypoint_score: float = 0.3
+    min_keypoints: int = 3
+    min_track_length: int = 0
+
+
+@dataclass
+class PipelineConfig:
+    """Everything ``kprtrack run`` needs.
+
+    Attributes:
+        detector, pose, reid, tracker, output: the sections above.
+        device: ``cpu``, ``cuda`` or ``cuda:N``.
+        dtype: compute precision of the networks on GPU (``float32``, ``float16``, ``bfloat16``).
+        max_people: keep at most this many detections per frame.
+    """
+
+    detector: DetectorSection = field(default_factory=DetectorSection)
+    pose: PoseSection = field(default_factory=PoseSection)
+    reid: ReidSection = field(default_factory=ReidSection)
+    tracker: TrackerSection = field(default_factory=TrackerSection)
+    output: OutputSection = field(default_factory=OutputSection)
+    device: str = "cpu"
+    dtype: str = "float32"
+    max_people: int = 100
+
+    def __post_init__(self) -> None:
+        _choice("pipeline", "dtype", self.dtype, DTYPES)
+
+
+def configs_dir() -> Path:
+    """The repository's ``configs/`` folder."""
+    return Path(__file__).resolve().parent.parent / "configs"
+
+
+def load_pipeline_config(path: str | Path | None = None, overrides: list[str] | None = None) -> PipelineConfig:
+    """Load a pipeline config.
+
+    Args:
+        path: a YAML file, the name of a file in ``configs/`` (``demo`` -> ``configs/demo.yaml``), or
+            ``None`` for the defaults.
+        overrides: ``key.sub=value`` strings (``--set``).
+
+    Raises:
+        ConfigError: unknown key, wrong type, missing file; the message names the key and file.
+    """
+    data: dict[str, Any] = {}
+    where = "defaults"
+    if path is not None:
+        p = Path(path)
+        if not p.is_file() and (configs_dir() / f"{path}.yaml").is_file():
+            p = configs_dir() / f"{path}.yaml"
+        data = load_yaml(p)
+        where = str(p)
+    if overrides:
+        data = apply_overrides(data, overrides)
+        where += " + --set"
+    try:
+        return dataclass_from_dict(PipelineConfig, data, where)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
