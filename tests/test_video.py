@@ -36,9 +36,8 @@ def test_image_folder_and_posetrack_sequence(tmp_path):
     _, frame = next(iter(src))
     assert frame[0, 0, 0] == 200 and frame[0, 0, 2] == 0  # RGB
     # with a ground-truth file the image ids come from it
-    from tests.test_io_posetrack21 import gt_doc
-
     from kprtrack.io.posetrack21 import PoseTrackSequence, write_ground_truth
+    from tests.test_io_posetrack21 import gt_doc
 
     doc = gt_doc(4, 1)
     gt_path = tmp_path / "posetrack_data" / "val" / "000001_synth_val.json"

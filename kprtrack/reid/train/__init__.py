@@ -1,0 +1,1 @@
+"""Training KPR: losses (GiLt + part prediction), BIPO augmentation, data, the training loop."""

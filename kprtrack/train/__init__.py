@@ -1,0 +1,1 @@
+"""Training utilities shared by the detector, pose and KPR trainers."""
