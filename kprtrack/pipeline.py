@@ -121,6 +121,8 @@ class Pipeline:
         sec = self.timer.seconds
         t0 = time.perf_counter()
         boxes, scores = self.detector.detect([frame])[0]
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        scores = np.asarray(scores, np.float32).reshape(-1)
         if len(scores) > self.max_people:
             keep = np.sort(np.argsort(-scores, kind="stable")[: self.max_people])
             boxes, scores = boxes[keep], scores[keep]
