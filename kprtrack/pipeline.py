@@ -136,7 +136,7 @@ class Pipeline:
             keypoint_format=self.pose.keypoint_format,
         )
         t2 = time.perf_counter()
-        if self.embedder is not None and len(record):
+        if self.embedder is not None:
             embeddings, visibility = self.embedder.embed(frame, record.boxes, record.keypoints)
             record = record.with_embeddings(embeddings, visibility)
         t3 = time.perf_counter()
