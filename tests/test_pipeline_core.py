@@ -15,7 +15,7 @@ class FakeDetector:
     def detect(self, frames):
         self.calls += 1
         out = []
-        for f in frames:
+        for _frame in frames:
             boxes = np.array([[10 * i, 5, 10 * i + 8, 40] for i in range(self.n)], np.float32)
             out.append((boxes, np.linspace(0.9, 0.5, self.n).astype(np.float32)))
         return out

@@ -447,18 +447,47 @@ class PredictionWriter:
         )
         self.num_annotations += int(keep.sum())
 
-    def _annotations(self) -> Iterable[dict[str, Any]]:
-        for image_id, boxes, scores, kps, ids in self._rows:
-            record = FrameRecord(boxes, scores, kps, track_ids=ids, keypoint_format="posetrack21")
-            yield from prediction_annotations(image_id, record)
+    def track_lengths(self) -> dict[int, int]:
+        """Number of frames each track id was written in so far."""
+        counts: dict[int, int] = {}
+        for _, _, _, _, ids in self._rows:
+            for tid in ids.tolist():
+                counts[tid] = counts.get(tid, 0) + 1
+        return counts
 
-    def close(self) -> None:
-        """Write the file (atomically, streaming annotation by annotation)."""
+    def records(self, min_track_length: int = 0) -> Iterable[tuple[int, FrameRecord]]:
+        """``(position in images, record)`` of every frame with kept annotations.
+
+        Args:
+            min_track_length: drop tracks present in fewer frames than this.
+        """
+        lengths = self.track_lengths() if min_track_length > 1 else {}
+        position = {img["id"]: i for i, img in enumerate(self.images)}
+        for image_id, boxes, scores, kps, ids in self._rows:
+            keep = np.array([lengths.get(t, 0) >= min_track_length for t in ids.tolist()]) if lengths else None
+            record = FrameRecord(
+                boxes, scores, kps, track_ids=ids, frame_index=position[image_id], keypoint_format="posetrack21"
+            )
+            yield image_id, (record[keep] if keep is not None else record)
+
+    def close(self, min_track_length: int = 0) -> int:
+        """Write the file (atomically, streaming annotation by annotation).
+
+        Args:
+            min_track_length: drop tracks present in fewer frames than this.
+
+        Returns:
+            The number of annotations written.
+        """
         from kprtrack.io.atomic import atomic_open
 
         doc = predictions_document(self.images, [])
+        n = 0
         with atomic_open(self.path, "w") as f:
             f.write('{"images":' + json.dumps(doc["images"], separators=(",", ":")) + ',"annotations":[')
-            for i, ann in enumerate(self._annotations()):
-                f.write(("," if i else "") + json.dumps(ann, separators=(",", ":")))
+            for image_id, record in self.records(min_track_length):
+                for ann in prediction_annotations(image_id, record):
+                    f.write(("," if n else "") + json.dumps(ann, separators=(",", ":")))
+                    n += 1
             f.write('],"categories":' + json.dumps(doc["categories"], separators=(",", ":")) + "}")
+        return n
