@@ -168,3 +168,18 @@ def test_large_track_ids_are_fine(tmp_path) -> None:
     result = _run(tmp_path, gt, pred_doc(gt, big))
     assert result.combined.hota.summary()["HOTA"] == pytest.approx(1.0)
     assert result.combined.count["IDs"] == 2
+
+
+def test_fragments_and_association_hand_computed(tmp_path) -> None:
+    # one GT track over 4 frames, predicted ids 5, 5, 6, 5: fragments (5: 2 frames), (6: 1), (5: 1)
+    frames = [[(1, 300, 300)]] * 4
+    gt = gt_doc(1, frames)
+    pred = pred_doc(gt, [[(tid, 300, 300)] for tid in (5, 5, 6, 5)])
+    s = _run(tmp_path, gt, pred).sequences[SEQ].hota.summary()
+    # pair (1, 5): 3 matches, denominator 4 + 3 - 3; pair (1, 6): 1 match, denominator 4 + 1 - 1; TP = 4
+    assert s["AssA"] == pytest.approx((9 / 4 + 1 / 4) / 4)
+    assert s["FragA"] == pytest.approx((2**2 / 4 + 1**2 / 4 + 1**2 / 4) / 4)
+    assert s["AssRe"] == pytest.approx((9 / 4 + 1 / 4) / 4)
+    assert s["AssPr"] == pytest.approx((9 / 3 + 1 / 1) / 4)
+    assert s["DetA"] == 1.0
+    assert s["FA-HOTA"] == pytest.approx(np.sqrt(np.sqrt(s["AssA"] * s["FragA"])))
