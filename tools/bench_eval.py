@@ -147,9 +147,8 @@ def main() -> None:
     print(f"evaluation wall time: best {min(times):.2f} s, runs {', '.join(f'{t:.2f}' for t in times)}")
     print("stages (one run): " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()))
     print(f"keypoint HOTA {100 * s['HOTA']:.2f}  DetA {100 * s['DetA']:.2f}  AssA {100 * s['AssA']:.2f}")
-    print(
-        f"pose MOTA {100 * c['MOTA']:.2f}  IDSW {c['IDSW']}   box HOTA {100 * b['HOTA']:.2f}  IDF1 {100 * b['IDF1']:.2f}"
-    )
+    print(f"pose MOTA {100 * c['MOTA']:.2f}  IDSW {c['IDSW']}")
+    print(f"box HOTA {100 * b['HOTA']:.2f}  MOTA {100 * b['MOTA']:.2f}  IDF1 {100 * b['IDF1']:.2f}  IDSW {b['IDSW']}")
 
 
 if __name__ == "__main__":
