@@ -88,3 +88,13 @@ def test_tool_script_runs_the_same_command(tmp_path) -> None:
     assert json.loads((tmp_path / "r.json").read_text())["combined"]["HOTA"] == 0.0
     out = subprocess.run(args[:-2], capture_output=True, text=True)
     assert out.returncode == 1 and "--allow-missing" in out.stderr
+
+
+def test_cli_defaults_are_the_dataclass_defaults() -> None:
+    from kprtrack.eval.options import EvalOptions
+
+    text = " ".join(CliRunner().invoke(command, ["--help"]).output.split())
+    defaults = EvalOptions()
+    assert f"'{defaults.missing_frame_fn}' = the kit's rule (whole sequence's GT joints, default)" in text
+    assert f"'{defaults.clear_protocol}' = the kit's labelled frames (default)" in text
+    assert (defaults.allow_missing, defaults.boxes, defaults.sequences) == (False, True, None)
