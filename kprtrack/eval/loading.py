@@ -78,6 +78,8 @@ class SequenceInput:
         pred: per frame, the predicted persons.
         gt_has_boxes: every GT annotation has a ``bbox``.
         pred_has_boxes: every prediction annotation has a ``bbox``.
+        raw_regions: per frame, the GT ``(ignore_regions_x, ignore_regions_y)`` lists (validated
+            structure; use :meth:`polygons`).
     """
 
     name: str
@@ -89,7 +91,7 @@ class SequenceInput:
     pred: list[Persons]
     gt_has_boxes: bool
     pred_has_boxes: bool
-    _regions: list[tuple[list[list[float]], list[list[float]]]]
+    raw_regions: list[tuple[list[list[float]], list[list[float]]]]
 
     @property
     def num_frames(self) -> int:
@@ -102,7 +104,7 @@ class SequenceInput:
         Raises:
             PoseTrackFormatError: a polygon has fewer than 3 points (the kit crashes on it).
         """
-        xs, ys = self._regions[t]
+        xs, ys = self.raw_regions[t]
         out = []
         for r, (px, py) in enumerate(zip(xs, ys)):
             if len(px) < 3:
@@ -174,7 +176,7 @@ def _require(path: Path, record: str, obj: Any, fields: tuple[str, ...]) -> None
 
 
 # ----------------------------------------------------------------------------- images
-def _gt_images(path: Path, images: list) -> tuple[list[int], np.ndarray, list]:
+def _gt_images(path: Path, images: list) -> tuple[list[int], np.ndarray, list[tuple[list, list]]]:
     ids: list[int] = []
     seen: dict[int, int] = {}
     labeled = np.zeros(len(images), bool)
@@ -239,8 +241,14 @@ def _aligned_prediction_images(path: Path, images: list, gt_ids: list[int]) -> N
 
 
 # ----------------------------------------------------------------------------- annotations
-def _persons(path: Path, annotations: list, index: dict[int, int], num_frames: int, is_gt: bool) -> tuple:
-    """Validate annotations and group them per frame (file order within a frame)."""
+def _persons(
+    path: Path, annotations: list, index: dict[int, int], num_frames: int, is_gt: bool
+) -> tuple[list[Persons], bool]:
+    """Validate annotations and group them per frame (file order within a frame).
+
+    Returns:
+        The persons of every frame, and whether every annotation has a ``bbox``.
+    """
     required = ("image_id", "keypoints", "track_id", "bbox_head") if is_gt else ("image_id", "keypoints", "track_id")
     kps: list[list] = []
     heads: list[list] = []
@@ -350,7 +358,7 @@ def load_sequence(gt_path: Path, pred_path: Path | None) -> SequenceInput:
         pred=pred,
         gt_has_boxes=gt_has_boxes,
         pred_has_boxes=pred_has_boxes,
-        _regions=regions,
+        raw_regions=regions,
     )
 
 
