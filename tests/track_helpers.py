@@ -38,19 +38,20 @@ def make_tracker(
     return cls(config_cls(**{**base, **overrides}), frame_rate=frame_rate, id_counter=id_counter)
 
 
-def identity(rng: np.random.Generator) -> np.ndarray:
-    """``(P, D)`` unit part features of a new person."""
-    x = rng.normal(size=(P, D)).astype(np.float32)
+def identity(rng: np.random.Generator, d: int = D) -> np.ndarray:
+    """``(P, d)`` unit part features of a new person."""
+    x = rng.normal(size=(P, d)).astype(np.float32)
     return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+_U = np.linspace(0.2, 0.8, 17)
+_V = np.linspace(0.05, 0.95, 17)
 
 
 def pose_in_box(box: Sequence[float], conf: float = 0.9) -> np.ndarray:
     """``(17, 3)`` keypoints spread over ``box`` on a fixed layout (enough for OKS)."""
     x1, y1, x2, y2 = box
-    u = np.linspace(0.2, 0.8, 17)
-    v = np.linspace(0.05, 0.95, 17)
-    kp = np.stack([x1 + u * (x2 - x1), y1 + v * (y2 - y1), np.full(17, conf)], axis=1)
-    return kp.astype(np.float32)
+    return np.stack([x1 + _U * (x2 - x1), y1 + _V * (y2 - y1), np.full(17, conf)], axis=1).astype(np.float32)
 
 
 def box_at(cx: float, cy: float = 200.0, w: float = 60.0, h: float = 160.0) -> list[float]:
@@ -69,14 +70,25 @@ class Det:
 
 
 def frame(
-    dets: Sequence[Det], frame_index: int = 0, rng: np.random.Generator | None = None, noise: float = 0.02
+    dets: Sequence[Det],
+    frame_index: int = 0,
+    rng: np.random.Generator | None = None,
+    noise: float = 0.1,
+    noise_bank: np.ndarray | None = None,
 ) -> FrameRecord:
-    """A FrameRecord of ``dets`` in the given order, with noisy embeddings."""
+    """A FrameRecord of ``dets`` in the given order, with embedding noise of norm about ``noise`` per part.
+
+    ``noise_bank``: optional ``(B, P, D)`` unit-variance noise to draw rows from (cheaper than sampling).
+    """
     if not dets:
         return FrameRecord.empty(frame_index)
     rng = rng or np.random.default_rng(frame_index)
     emb = np.stack([d.features for d in dets]).astype(np.float32)
-    emb = emb + noise * rng.normal(size=emb.shape).astype(np.float32)
+    if noise_bank is None:
+        unit = rng.standard_normal(emb.shape, dtype=np.float32)
+    else:
+        unit = noise_bank[rng.integers(0, len(noise_bank), len(dets))]
+    emb += np.float32(noise / np.sqrt(emb.shape[-1])) * unit
     boxes = np.array([d.box for d in dets], np.float32)
     return FrameRecord(
         boxes=boxes,

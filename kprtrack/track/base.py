@@ -159,6 +159,8 @@ class BaseTracker(ABC):
 
         for i, row in matched_row.items():
             self._apply_match(tracks[i], record, row, frame_data)
+        if self.uses_kalman and matched_row:
+            kalman.update([tracks[i].kalman for i in matched_row], record.boxes[list(matched_row.values())])
 
         # 4. new tracks from the remaining high-confidence detections
         created = []
@@ -212,8 +214,6 @@ class BaseTracker(ABC):
                 self._confirm(track)
         else:
             track.state = TrackState.TRACKED
-        if track.kalman is not None:
-            kalman.update(track.kalman, track.box)
         self._update_variant(track, record, row, frame_data)
 
     def _create_track(self, record: FrameRecord, row: int, frame_data: Any) -> Track:
@@ -255,7 +255,7 @@ class BaseTracker(ABC):
         if not tracks:
             return np.zeros((0, 4), np.float32)
         if self.uses_kalman:
-            return np.stack([t.kalman.box for t in tracks])
+            return kalman.boxes([t.kalman for t in tracks])
         return np.stack([t.box for t in tracks])
 
     def _threshold(self, step: Pass) -> float:

@@ -16,7 +16,6 @@ _DIM = 4
 
 _MOTION = np.eye(2 * _DIM)
 _MOTION[:_DIM, _DIM:] = np.eye(_DIM)
-_PROJECT = np.eye(_DIM, 2 * _DIM)
 
 
 def xyxy_to_xyah(boxes: np.ndarray) -> np.ndarray:
@@ -104,13 +103,32 @@ def predict(states: list[BoxKalmanState], freeze_height: list[bool] | None = Non
         s.covariance = c
 
 
-def update(state: BoxKalmanState, box: np.ndarray) -> None:
-    """Correct ``state`` with a measured ``(4,)`` xyxy box, in place."""
-    z = xyxy_to_xyah(box)
-    h = state.mean[3]
-    std = np.array([_STD_POSITION * h, _STD_POSITION * h, 1e-1, _STD_POSITION * h])
-    projected_mean = _PROJECT @ state.mean
-    projected_cov = _PROJECT @ state.covariance @ _PROJECT.T + np.diag(std**2)
-    gain = np.linalg.solve(projected_cov, _PROJECT @ state.covariance).T  # (8, 4), S symmetric
-    state.mean = state.mean + gain @ (z - projected_mean)
-    state.covariance = state.covariance - gain @ projected_cov @ gain.T
+def update(states: list[BoxKalmanState], boxes: np.ndarray) -> None:
+    """Correct each state with its measured box, in place (batched).
+
+    Args:
+        states: ``M`` track states.
+        boxes: ``(M, 4)`` xyxy measured boxes, one per state.
+    """
+    if not states:
+        return
+    means = np.stack([s.mean for s in states])  # (M, 8)
+    covs = np.stack([s.covariance for s in states])  # (M, 8, 8)
+    z = xyxy_to_xyah(np.asarray(boxes).reshape(len(states), 4))
+    h = means[:, 3]
+    std = np.stack([_STD_POSITION * h, _STD_POSITION * h, np.full_like(h, 1e-1), _STD_POSITION * h], axis=1)
+    projected_cov = covs[:, :_DIM, :_DIM] + np.einsum("mi,ij->mij", std**2, np.eye(_DIM))  # H P H^T + R
+    cov_ht = covs[:, :, :_DIM]  # P H^T, (M, 8, 4)
+    gain = np.linalg.solve(projected_cov, cov_ht.transpose(0, 2, 1)).transpose(0, 2, 1)  # (M, 8, 4)
+    means = means + np.einsum("mij,mj->mi", gain, z - means[:, :_DIM])
+    covs = covs - gain @ projected_cov @ gain.transpose(0, 2, 1)
+    for s, m, c in zip(states, means, covs):
+        s.mean = m
+        s.covariance = c
+
+
+def boxes(states: list[BoxKalmanState]) -> np.ndarray:
+    """``(M, 4)`` float32 xyxy boxes of the states' means."""
+    if not states:
+        return np.zeros((0, 4), np.float32)
+    return xyah_to_xyxy(np.stack([s.mean[:_DIM] for s in states]))

@@ -1,0 +1,47 @@
+"""The part-appearance memory rules."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kprtrack.track.memory import PartMemory, ema_update, l2_normalize
+
+
+def test_ema_rules_per_part():
+    rng = np.random.default_rng(0)
+    track = l2_normalize(rng.normal(size=(5, 8)))
+    det = l2_normalize(rng.normal(size=(5, 8)))
+    track_vis = np.array([True, True, False, True, False])
+    det_vis = np.array([True, True, True, False, False])
+    emb, vis = ema_update(track, track_vis, det, det_vis, 0.9)
+    np.testing.assert_allclose(emb[:2], 0.9 * track[:2] + 0.1 * det[:2], atol=1e-7)  # both visible: EMA
+    np.testing.assert_array_equal(emb[2], det[2])  # only in the detection: copy
+    np.testing.assert_array_equal(emb[3:], track[3:])  # not in the detection: keep
+    np.testing.assert_array_equal(vis, [True, True, True, True, False])  # OR
+    np.testing.assert_array_equal(track_vis, [True, True, False, True, False])  # inputs untouched
+
+
+def test_foreground_always_updated():
+    track = np.ones((3, 4), np.float32) / 2
+    det = np.zeros((3, 4), np.float32)
+    det[0] = 1.0
+    emb, vis = ema_update(track, np.array([True, False, False]), det, np.zeros(3, bool), 0.5)
+    np.testing.assert_allclose(emb[0], 0.5 * track[0] + 0.5 * det[0])
+    np.testing.assert_array_equal(emb[1:], track[1:])
+    assert vis.tolist() == [True, False, False]
+
+
+def test_part_memory_starts_from_the_detection():
+    det = np.arange(12, dtype=np.float32).reshape(3, 4)
+    memory = PartMemory(det, np.array([False, True, False]), alpha=0.9)
+    np.testing.assert_array_equal(memory.embeddings, det)
+    assert memory.visibility.tolist() == [True, True, False]  # foreground counts as seen
+    memory.update(det + 1, np.array([True, True, True]))
+    np.testing.assert_allclose(memory.embeddings[1], 0.9 * det[1] + 0.1 * (det[1] + 1), rtol=1e-6)
+    np.testing.assert_array_equal(memory.embeddings[2], det[2] + 1)
+    assert memory.visibility.all()
+
+
+def test_l2_normalize_matches_torch_semantics():
+    x = np.array([[3.0, 4.0], [0.0, 0.0]], np.float32)
+    np.testing.assert_allclose(l2_normalize(x), [[0.6, 0.8], [0.0, 0.0]])
