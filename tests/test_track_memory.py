@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kprtrack.track.memory import PartMemory, ema_update, l2_normalize
+from kprtrack.track.memory import PartMemory, ema_update, l2_normalize, update_memories
 
 
 def test_ema_rules_per_part():
@@ -45,3 +45,19 @@ def test_part_memory_starts_from_the_detection():
 def test_l2_normalize_matches_torch_semantics():
     x = np.array([[3.0, 4.0], [0.0, 0.0]], np.float32)
     np.testing.assert_allclose(l2_normalize(x), [[0.6, 0.8], [0.0, 0.0]])
+
+
+def test_batched_update_equals_one_by_one():
+    rng = np.random.default_rng(1)
+    mems = [PartMemory(l2_normalize(rng.normal(size=(4, 6))), rng.random(4) > 0.5, 0.8) for _ in range(3)]
+    twins = [PartMemory(m.embeddings, m.visibility, 0.8) for m in mems]
+    det = l2_normalize(rng.normal(size=(3, 4, 6)))
+    det_vis = rng.random((3, 4)) > 0.5
+    update_memories(mems, det.copy(), det_vis)
+    for twin, d, v in zip(twins, det, det_vis):
+        twin.update(d, v)
+    for m, twin in zip(mems, twins):
+        np.testing.assert_array_equal(m.embeddings, twin.embeddings)
+        np.testing.assert_array_equal(m.visibility, twin.visibility)
+        np.testing.assert_allclose(m.normalized, l2_normalize(m.embeddings))
+        assert m.embeddings.base is None  # owns its memory

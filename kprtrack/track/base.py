@@ -158,9 +158,13 @@ class BaseTracker(ABC):
         high_left = high_left[rest_high]
 
         for i, row in matched_row.items():
-            self._apply_match(tracks[i], record, row, frame_data)
-        if self.uses_kalman and matched_row:
-            kalman.update([tracks[i].kalman for i in matched_row], record.boxes[list(matched_row.values())])
+            self._apply_match(tracks[i], record, row)
+        if matched_row:  # batched state updates of every matched track
+            updated = [tracks[i] for i in matched_row]
+            rows = np.fromiter(matched_row.values(), np.int64, len(matched_row))
+            if self.uses_kalman:
+                kalman.update([t.kalman for t in updated], record.boxes[rows])
+            self._update_variant(updated, record, rows, frame_data)
 
         # 4. new tracks from the remaining high-confidence detections
         created = []
@@ -203,7 +207,7 @@ class BaseTracker(ABC):
         track.track_id = self.id_counter()
         track.state = TrackState.TRACKED
 
-    def _apply_match(self, track: Track, record: FrameRecord, row: int, frame_data: Any) -> None:
+    def _apply_match(self, track: Track, record: FrameRecord, row: int) -> None:
         track.box = record.boxes[row].copy()
         track.keypoints = record.keypoints[row].copy()
         track.score = float(record.scores[row])
@@ -214,7 +218,6 @@ class BaseTracker(ABC):
                 self._confirm(track)
         else:
             track.state = TrackState.TRACKED
-        self._update_variant(track, record, row, frame_data)
 
     def _create_track(self, record: FrameRecord, row: int, frame_data: Any) -> Track:
         box = record.boxes[row].copy()
@@ -285,8 +288,10 @@ class BaseTracker(ABC):
     def _init_variant(self, track: Track, record: FrameRecord, row: int, frame_data: Any) -> None:  # noqa: B027
         """Set up variant state (e.g. appearance memory) for a track created from ``row``."""
 
-    def _update_variant(self, track: Track, record: FrameRecord, row: int, frame_data: Any) -> None:  # noqa: B027
-        """Update variant state after ``track`` was matched to ``row``."""
+    def _update_variant(  # noqa: B027
+        self, tracks: list[Track], record: FrameRecord, rows: np.ndarray, frame_data: Any
+    ) -> None:
+        """Update variant state of the matched ``tracks`` from their detection ``rows`` (in order)."""
 
     def _reset_variant(self) -> None:  # noqa: B027
         """Forget variant state on :meth:`reset`."""

@@ -52,8 +52,8 @@ def kpr_tracking_distance(
     if not normalized:
         q = l2_normalize(q)
         g = l2_normalize(g)
-    qt = np.ascontiguousarray(q.transpose(1, 0, 2))  # (P, M, D)
-    gt = np.ascontiguousarray(g.transpose(1, 2, 0))  # (P, D, N)
+    qt = q.transpose(1, 0, 2)  # (P, M, D) view; matmul takes strided operands without copying them first
+    gt = g.transpose(1, 2, 0)  # (P, D, N) view
     qq = np.einsum("pmd,pmd->pm", qt, qt)
     gg = np.einsum("pdn,pdn->pn", gt, gt)
     sq = qq[:, :, None] - 2 * np.matmul(qt, gt) + gg[:, None, :]

@@ -11,7 +11,7 @@ from kprtrack.track.association import FORBIDDEN
 from kprtrack.track.base import BaseTracker
 from kprtrack.track.config import KPRTrackerConfig
 from kprtrack.track.costs import iou_matrix, kpr_tracking_distance, oks_matrix
-from kprtrack.track.memory import PartMemory, l2_normalize
+from kprtrack.track.memory import PartMemory, l2_normalize, update_memories
 from kprtrack.track.state import IdCounter, Track, TrackState
 
 
@@ -78,7 +78,7 @@ class KPRTracker(BaseTracker):
         n = len(record)
         if not tracks or n == 0:
             return np.zeros((len(tracks), n), np.float64)
-        track_emb = l2_normalize(np.stack([t.memory.embeddings for t in tracks]))
+        track_emb = np.stack([t.memory.normalized for t in tracks])
         track_vis = np.stack([t.memory.visibility for t in tracks])
         dist, has_common = kpr_tracking_distance(track_emb, track_vis, frame_data, record.visibility, normalized=True)
         cost = dist.astype(np.float64)
@@ -95,22 +95,28 @@ class KPRTracker(BaseTracker):
         predicted = self._boxes(tracks)
         if self.config.motion == "iou":
             return iou_matrix(predicted, record.boxes)
-        keypoints = np.stack([_move_keypoints(t.keypoints, t.box, p) for t, p in zip(tracks, predicted)])
+        last_boxes = np.stack([t.box for t in tracks])
+        keypoints = _move_keypoints(np.stack([t.keypoints for t in tracks]), last_boxes, predicted)
         return oks_matrix(keypoints, predicted, record.keypoints, record.boxes)
 
     def _init_variant(self, track: Track, record: FrameRecord, row: int, frame_data: Any) -> None:
         track.memory = PartMemory(frame_data[row], record.visibility[row], self.config.ema_alpha)
 
-    def _update_variant(self, track: Track, record: FrameRecord, row: int, frame_data: Any) -> None:
-        track.memory.update(frame_data[row], record.visibility[row])
+    def _update_variant(self, tracks: list[Track], record: FrameRecord, rows: np.ndarray, frame_data: Any) -> None:
+        update_memories([t.memory for t in tracks], frame_data[rows], record.visibility[rows])
 
 
-def _move_keypoints(keypoints: np.ndarray, box: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """Map ``(17, 3)`` keypoints from ``box`` to the ``predicted`` box (shift the center, scale the size)."""
+def _move_keypoints(keypoints: np.ndarray, boxes: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Map ``(M, 17, 3)`` keypoints from their ``(M, 4)`` boxes to the ``(M, 4)`` predicted boxes.
+
+    Shifts by the change of box center and scales by the change of box size; confidences are kept.
+    """
     out = np.array(keypoints, np.float64, copy=True)
-    src_c = (box[:2] + box[2:]) / 2
-    dst_c = (predicted[:2] + predicted[2:]) / 2
-    src_wh = np.maximum(box[2:] - box[:2], 1e-6)
-    scale = (predicted[2:] - predicted[:2]) / src_wh
-    out[:, :2] = (out[:, :2] - src_c) * scale + dst_c
+    boxes = np.asarray(boxes, np.float64)
+    predicted = np.asarray(predicted, np.float64)
+    src_c = (boxes[:, None, :2] + boxes[:, None, 2:]) / 2
+    dst_c = (predicted[:, None, :2] + predicted[:, None, 2:]) / 2
+    src_wh = np.maximum(boxes[:, None, 2:] - boxes[:, None, :2], 1e-6)
+    scale = (predicted[:, None, 2:] - predicted[:, None, :2]) / src_wh
+    out[..., :2] = (out[..., :2] - src_c) * scale + dst_c
     return out
