@@ -73,9 +73,10 @@ def bench_timing(tracks: int, dets: int, parts: int, dim: int, frames: int) -> N
     records = [_record(rng, ident[:dets], boxes[:dets], i) for i in range(frames + 40)]
 
     print(f"# {tracks} tracks x {dets} detections, P = {parts} entries (K = {parts - 1}), D = {dim}, 1 thread")
-    q = records[0].embeddings[:tracks]
-    qv = records[0].visibility[:tracks]
-    g, gv = records[1].embeddings, records[1].visibility
+    # writable copies: torch.from_numpy warns on the read-only arrays of a FrameRecord
+    q = np.array(records[0].embeddings[:tracks])
+    qv = np.array(records[0].visibility[:tracks])
+    g, gv = np.array(records[1].embeddings), np.array(records[1].visibility)
     diff = np.abs(kpr_tracking_distance(q, qv, g, gv)[0] - tracking_distance(q, qv, g, gv)).max()
     med_t, mean_t = _timeit(lambda: tracking_distance(q, qv, g, gv), frames)
     med_n, mean_n = _timeit(lambda: kpr_tracking_distance(q, qv, g, gv), frames)

@@ -68,17 +68,22 @@ def kpr_tracking_distance(
     return dist / np.float32(2), has_common
 
 
+def _areas(boxes: np.ndarray) -> np.ndarray:
+    """``(M,)`` areas of ``(M, 4)`` xyxy boxes (no reduction over the size-2 axis: numpy is slow there)."""
+    return np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+
+
 def iou_matrix(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
     """Pairwise IoU of ``(M, 4)`` and ``(N, 4)`` xyxy boxes -> ``(M, N)`` float64 in ``[0, 1]``."""
     a = np.asarray(boxes_a, np.float64).reshape(-1, 4)
     b = np.asarray(boxes_b, np.float64).reshape(-1, 4)
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)))
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    iw = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    ih = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = iw * ih
+    area_a = _areas(a)
+    area_b = _areas(b)
     union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
@@ -106,13 +111,14 @@ def oks_matrix(
         return np.zeros((len(ka), len(kb)))
     a = np.asarray(boxes_a, np.float64).reshape(-1, 4)
     b = np.asarray(boxes_b, np.float64).reshape(-1, 4)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    area_a = _areas(a)
+    area_b = _areas(b)
     area = np.maximum((area_a[:, None] + area_b[None, :]) / 2, 1e-6)  # (M, N)
-    d2 = ((ka[:, None, :, :2] - kb[None, :, :, :2]) ** 2).sum(-1)  # (M, N, 17)
+    # (M, N, 17) squared joint distances (dx^2 + dy^2: numpy reduces a size-2 axis very slowly)
+    d2 = (ka[:, None, :, 0] - kb[None, :, :, 0]) ** 2 + (ka[:, None, :, 1] - kb[None, :, :, 1]) ** 2
     var = (2 * OKS_SIGMAS) ** 2
     e = np.exp(-d2 / (2 * area[:, :, None] * var))
     valid = (ka[:, None, :, 2] > 0) & (kb[None, :, :, 2] > 0)
     count = valid.sum(-1)
-    oks = np.where(valid, e, 0).sum(-1) / np.maximum(count, 1)
+    oks = np.einsum("mnk,mnk->mn", e, valid.astype(np.float64)) / np.maximum(count, 1)
     return np.where(count > 0, oks, iou_matrix(a, b))
