@@ -14,7 +14,7 @@ from kprtrack.track.memory import PartMemory
 from tests.track_helpers import Det, box_at, frame, identity, make_tracker
 
 FRAMES = 5000
-FEATURES = 512  # real KPR size: a leak of the ~350 removed tracks would hold > 6 MiB
+FEATURES = 512  # real KPR size: a leak of the ~350 removed tracks would hold > 6 MiB of features
 
 
 def _live(cls: type) -> int:
