@@ -313,6 +313,8 @@ def test_bad_input_raises_clear_errors(variant, people):
         tracker.update(frame([Det(people[0], box_at(100))], 4))
     with pytest.raises(ValueError, match="frame_rate"):
         make_tracker(variant, frame_rate=0)
+    with pytest.raises(ValueError, match="frame_rate"):
+        tracker.reset(frame_rate=-5)
     with pytest.raises(ValueError, match="min_hits"):
         make_tracker(variant, min_hits=0)
     with pytest.raises(ValueError, match="low_thresh"):

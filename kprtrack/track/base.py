@@ -17,6 +17,7 @@ dropped at once, so the stored tracks are bounded by the people seen within the 
 from __future__ import annotations
 
 import itertools
+import numbers
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -60,6 +61,7 @@ class BaseTracker(ABC):
             )
         if id_counter is not None and not isinstance(id_counter, IdCounter):
             raise TypeError(f"{type(self).__name__}: id_counter must be an IdCounter, got {type(id_counter).__name__}")
+        self._check_frame_rate(frame_rate)
         self.config = config
         self.id_counter = id_counter if id_counter is not None else IdCounter()
         self.frame_rate = float(frame_rate)
@@ -87,6 +89,7 @@ class BaseTracker(ABC):
             frame_rate: the new video's frame rate; keeps the current one if ``None``.
         """
         if frame_rate is not None:
+            self._check_frame_rate(frame_rate)
             self.max_time_lost = self.config.max_time_lost(frame_rate)
             self.frame_rate = float(frame_rate)
         self._tracks = []
@@ -188,6 +191,10 @@ class BaseTracker(ABC):
                 track_ids[row] = t.track_id
         self._tracks = [t for t in tracks if t.state is not TrackState.REMOVED]
         return record.with_track_ids(track_ids)
+
+    def _check_frame_rate(self, frame_rate: float) -> None:
+        if isinstance(frame_rate, bool) or not isinstance(frame_rate, numbers.Real) or not frame_rate > 0:
+            raise ValueError(f"{type(self).__name__}: frame_rate must be a positive number, got {frame_rate!r}")
 
     # ------------------------------------------------------------------ lifecycle steps
     def _associate(
