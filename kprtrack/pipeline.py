@@ -159,16 +159,28 @@ class Pipeline:
                 folder) or any iterable of RGB frames.
             **source_kwargs: ``start``, ``end``, ``max_frames`` when ``source`` is a path.
         """
+        for _, record in self.track_with_frames(source, **source_kwargs):
+            yield record
+
+    def track_with_frames(
+        self, source: FrameSource | str | Path | Iterable[np.ndarray], **source_kwargs: Any
+    ) -> Iterator[tuple[np.ndarray, FrameRecord]]:
+        """Like :meth:`track`, but yield ``(rgb_frame, record)`` pairs (e.g. for drawing)."""
         from kprtrack.video import FrameSource
 
         if isinstance(source, (str, Path)):
             source = FrameSource(source, **source_kwargs)
         frames = iter(source) if isinstance(source, FrameSource) else enumerate(source)
-        while True:
-            t0 = time.perf_counter()
-            try:
-                index, frame = next(frames)
-            except StopIteration:
-                return
-            self.timer.seconds["decode"] += time.perf_counter() - t0
-            yield self.process(frame, index)
+        try:
+            while True:
+                t0 = time.perf_counter()
+                try:
+                    index, frame = next(frames)
+                except StopIteration:
+                    return
+                self.timer.seconds["decode"] += time.perf_counter() - t0
+                yield frame, self.process(frame, index)
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()  # stop the decoding thread now, also when a stage raised

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kprtrack.config import ConfigError, apply_overrides, dataclass_from_dict, load_yaml
+from kprtrack.track.filters import OutputFilterConfig
 
 DETECTOR_KINDS = ("yolox", "ultralytics", "oracle")
 POSE_KINDS = ("hrnet", "ultralytics", "mmpose", "oracle")
@@ -113,23 +114,13 @@ class TrackerSection:
 
     def __post_init__(self) -> None:
         _choice("tracker", "kind", self.kind, TRACKER_KINDS)
+        self.build_config()  # validate params now: unknown keys are errors at load time
 
+    def build_config(self) -> Any:
+        """The tracker variant's config dataclass with ``params`` applied."""
+        from kprtrack.track import TRACKERS
 
-@dataclass
-class OutputSection:
-    """Filters applied when writing PoseTrack21 predictions (never inside the tracker).
-
-    Attributes:
-        min_keypoint_score: joints below are written as absent (0, 0, 0); the official kit
-            ignores scores, so low-confidence joints would otherwise count as false positives.
-        min_keypoints: poses with fewer joints left are not written.
-        min_track_length: tracks seen in fewer frames are not written (0 keeps all; needs the
-            whole video, so it is applied when the file is written).
-    """
-
-    min_keypoint_score: float = 0.3
-    min_keypoints: int = 3
-    min_track_length: int = 0
+        return dataclass_from_dict(TRACKERS[self.kind].config_class, self.params, f"tracker.params ({self.kind})")
 
 
 @dataclass
@@ -137,7 +128,8 @@ class PipelineConfig:
     """Everything ``kprtrack run`` needs.
 
     Attributes:
-        detector, pose, reid, tracker, output: the sections above.
+        detector, pose, reid, tracker: the sections above.
+        output: filters applied when writing predictions (:class:`kprtrack.track.filters.OutputFilterConfig`).
         device: ``cpu``, ``cuda`` or ``cuda:N``.
         dtype: compute precision of the networks on GPU (``float32``, ``float16``, ``bfloat16``).
         max_people: keep at most this many detections per frame.
@@ -147,7 +139,7 @@ class PipelineConfig:
     pose: PoseSection = field(default_factory=PoseSection)
     reid: ReidSection = field(default_factory=ReidSection)
     tracker: TrackerSection = field(default_factory=TrackerSection)
-    output: OutputSection = field(default_factory=OutputSection)
+    output: OutputFilterConfig = field(default_factory=OutputFilterConfig)
     device: str = "cpu"
     dtype: str = "float32"
     max_people: int = 100

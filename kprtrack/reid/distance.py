@@ -16,7 +16,11 @@ ArrayLike = np.ndarray | torch.Tensor
 
 
 def _tensor(x: ArrayLike, dtype: torch.dtype | None = None) -> torch.Tensor:
-    t = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x))
+    if isinstance(x, torch.Tensor):
+        t = x
+    else:
+        arr = np.asarray(x)
+        t = torch.from_numpy(arr if arr.flags.writeable and arr.flags.c_contiguous else np.array(arr))
     return t.to(dtype) if dtype is not None else t
 
 
