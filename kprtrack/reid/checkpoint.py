@@ -13,6 +13,7 @@ this loader both read checkpoints trained here.
 from __future__ import annotations
 
 import copyreg
+import dataclasses
 import io
 import json
 import math
@@ -144,6 +145,12 @@ def _int(x: Any) -> int:
     return int(x.item() if hasattr(x, "item") else x)
 
 
+def _tensor(sd: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
+    if key not in sd:
+        raise CheckpointKeyError(f"checkpoint does not match the KPR model: missing keys: {key}")
+    return sd[key]
+
+
 def _stage_depths(sd: Mapping[str, torch.Tensor]) -> list[int]:
     depth: dict[int, int] = {}
     pat = re.compile(re.escape(_BACKBONE) + r"model\.stages\.(\d+)\.blocks\.(\d+)\.")
@@ -156,19 +163,17 @@ def _stage_depths(sd: Mapping[str, torch.Tensor]) -> list[int]:
 
 
 def _swin_from_shapes(sd: Mapping[str, torch.Tensor], base: SwinConfig) -> SwinConfig:
-    proj = sd.get(_BACKBONE + "model.patch_embed.projection.weight", sd.get(_ALIAS_PREFIX + "projection.weight"))
-    if proj is None:
-        raise ValueError("checkpoint has no Swin patch embedding (model.patch_embed.projection.weight)")
+    proj = _tensor(sd, _BACKBONE + "model.patch_embed.projection.weight")
     embed = int(proj.shape[0])
     depths = _stage_depths(sd)
     if not depths:
-        raise ValueError("checkpoint has no Swin blocks (model.stages.*.blocks.*)")
+        raise CheckpointKeyError(f"checkpoint does not match the KPR model: missing keys: {_BACKBONE}model.stages.*")
     heads, window = [], base.window_size
     for s in range(len(depths)):
-        table = sd[f"{_BACKBONE}model.stages.{s}.blocks.0.attn.w_msa.relative_position_bias_table"]
+        table = _tensor(sd, f"{_BACKBONE}model.stages.{s}.blocks.0.attn.w_msa.relative_position_bias_table")
         heads.append(int(table.shape[1]))
         window = int(round((math.sqrt(table.shape[0]) + 1) / 2))
-    fc1 = sd[f"{_BACKBONE}model.stages.0.blocks.0.ffn.layers.0.0.weight"]
+    fc1 = _tensor(sd, f"{_BACKBONE}model.stages.0.blocks.0.ffn.layers.0.0.weight")
     qkv_bias = f"{_BACKBONE}model.stages.0.blocks.0.attn.w_msa.qkv.bias" in sd
     semantic = f"{_BACKBONE}model.semantic_embed_w.0.weight" in sd
     weight = base.semantic_weight
@@ -254,7 +259,8 @@ def kpr_config_from_checkpoint(
     sw = float(_get(cfg, "model.solider.semantic_weight", defaults.swin.semantic_weight))
     if "semantic_weight" in arch:
         sw = float(arch["semantic_weight"])
-    swin = _swin_from_shapes(state_dict, SwinConfig(semantic_weight=sw))
+    drop_path = float(_get(cfg, "model.promptable_trans.drop_path", defaults.swin.drop_path_rate))
+    swin = _swin_from_shapes(state_dict, SwinConfig(semantic_weight=sw, drop_path_rate=drop_path))
     if "swin" in arch:
         a = arch["swin"]
         swin = SwinConfig(
@@ -269,12 +275,9 @@ def kpr_config_from_checkpoint(
             semantic_weight=swin.semantic_weight,
         )
     if not arch.get("semantic_layers_present", swin.semantic) and swin.semantic:
-        swin = SwinConfig(**{**_swin_fields(swin), "semantic_weight": -1.0})
+        swin = dataclasses.replace(swin, semantic_weight=-1.0)
 
-    clf = state_dict.get("pixel_classifier.classifier.weight")
-    if clf is None:
-        raise ValueError("checkpoint has no pixel_classifier.classifier.weight")
-    k = int(clf.shape[0]) - 1
+    k = int(_tensor(state_dict, "pixel_classifier.classifier.weight").shape[0]) - 1
     names = _get(cfg, "model.kpr.masks.parts_names")
     names = arch.get("parts_names", names)
     if not names or len(names) != k:
@@ -283,16 +286,13 @@ def kpr_config_from_checkpoint(
     negative = bool(_get(cfg, "model.kpr.keypoints.use_negative_keypoints", True))
     background = not bool(_get(cfg, "model.promptable_trans.no_background_token", False))
     prompting = bool(_get(cfg, "model.promptable_trans.masks_prompting", True))
-    masks_w = state_dict.get(_BACKBONE + "masks_patch_embed.projection.weight")
     grouping = arch.get("prompt_grouping_name", _get(cfg, "model.kpr.keypoints.prompt_preprocess"))
-    if masks_w is not None and grouping not in PROMPT_GROUPINGS:
+    if grouping not in PROMPT_GROUPINGS:
+        masks_w = _tensor(state_dict, _BACKBONE + "masks_patch_embed.projection.weight")
         grouping = _grouping_from_channels(int(masks_w.shape[1]) + int(not background), negative, background)
-    if masks_w is None:
-        prompting = False
-        grouping = grouping if grouping in PROMPT_GROUPINGS else defaults.prompt_grouping
 
-    dim = int(state_dict["parts_after_pooling_dim_reduce.layers.0.weight"].shape[0])
-    num_classes = int(state_dict["global_identity_classifier.classifier.weight"].shape[0])
+    dim = int(_tensor(state_dict, "parts_after_pooling_dim_reduce.layers.0.weight").shape[0])
+    num_classes = int(_tensor(state_dict, "global_identity_classifier.classifier.weight").shape[0])
     sie = state_dict.get(_BACKBONE + "sie_embed")
     height = _int(arch.get("H", _get(cfg, "data.height", defaults.image_size[0])))
     width = _int(arch.get("W", _get(cfg, "data.width", defaults.image_size[1])))
@@ -326,10 +326,6 @@ def kpr_config_from_checkpoint(
         ),
         vis_thresh=float(arch.get("vis_thresh", _get(cfg, "model.kpr.keypoints.vis_thresh", defaults.vis_thresh))),
     )
-
-
-def _swin_fields(swin: SwinConfig) -> dict[str, Any]:
-    return {f: getattr(swin, f) for f in SwinConfig.__dataclass_fields__}
 
 
 @dataclass

@@ -330,7 +330,7 @@ class KPREmbedder:
         size = self.config.image_size
         resized = np.stack([resize_crop(c, size) for c in crops]) if n else np.zeros((0, *size, 3), np.uint8)
         images = normalize_crops(resized, self.config.mean, self.config.std, device=self.device)
-        if keypoints is None or not self.use_prompts or self.model.prompt_encoder is None:
+        if keypoints is None or not self.use_prompts or not self.config.masks_prompting:
             return images, None
         kps = _check_array("keypoints", np.asarray(keypoints), (n, 17, 3), f"(N, 17, 3) with N={n}")
         if negatives is not None and len(negatives) != n:

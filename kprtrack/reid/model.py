@@ -21,7 +21,7 @@ class KPR(nn.Module):
     """Keypoint Promptable Re-Identification model.
 
     Args:
-        prompt_encoder: tokenises the prompt heatmaps; ``None`` for a model without prompting.
+        prompt_encoder: tokenises the prompt heatmaps (unused when ``config.masks_prompting`` is off).
         image_encoder: the Swin image encoder.
         head: the part head.
         config: the architecture description (kept for preprocessing and checkpoint writing).
@@ -33,7 +33,7 @@ class KPR(nn.Module):
 
     def __init__(
         self,
-        prompt_encoder: PromptEncoder | None,
+        prompt_encoder: PromptEncoder,
         image_encoder: SwinEncoder,
         head: KPRHead,
         config: KPRConfig,
@@ -72,7 +72,7 @@ class KPR(nn.Module):
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"images: expected shape (N, 3, H, W), got {tuple(images.shape)}")
         tokens, hw = self.image_encoder.embed(images)
-        if self.prompt_encoder is not None:
+        if self.config.masks_prompting:
             tokens = tokens + self.prompt_encoder(prompt_masks, images.shape[0], tuple(images.shape[2:]), tokens)
         tokens = self.image_encoder.add_camera(tokens, cam_labels)
         stages = self.image_encoder(tokens, hw, semantic_weight)
@@ -81,11 +81,10 @@ class KPR(nn.Module):
 
 def build_kpr_model(config: KPRConfig) -> KPR:
     """Build a randomly initialised :class:`KPR` for ``config``."""
-    prompt_encoder = None
-    if config.masks_prompting:
-        prompt_encoder = PromptEncoder(
-            config.prompt_channels, config.swin.embed_dim, config.swin.patch_size, config.background_token
-        )
+    # the reference always holds the prompt embedding, even with prompting disabled
+    prompt_encoder = PromptEncoder(
+        config.prompt_channels, config.swin.embed_dim, config.swin.patch_size, config.background_token
+    )
     image_encoder = SwinEncoder(config.swin, num_cameras=config.num_cameras, sie_coe=config.sie_coe)
     head = KPRHead(
         config.swin.num_features,

@@ -235,7 +235,9 @@ def build_prompt_masks(
     first_group = 2 if use_negative_keypoints else 1
     channels = first_group + len(groups)
     device = torch.device(device) if device is not None else torch.device("cpu")
-    out = torch.zeros((batch, channels, height, width), dtype=torch.float64, device=device)
+    # one spare element at the end receives the stamp pixels that fall outside the image
+    buffer = torch.zeros(batch * channels * height * width + 1, dtype=torch.float64, device=device)
+    out = buffer[:-1].view(batch, channels, height, width)
 
     # (keypoint, channel) pairs: a joint may feed several groups (e.g. a shoulder: arm and torso).
     joint_of = [j for joints in groups.values() for j in joints]
@@ -263,7 +265,8 @@ def build_prompt_masks(
         values = (win.unsqueeze(1) * win.unsqueeze(0)).expand(valid.shape)  # np.outer arithmetic
         plane = (b_idx * channels + ch).view(-1, 1, 1)
         index = (plane * height + ys.unsqueeze(2)) * width + xs.unsqueeze(1)
-        out.view(-1).scatter_reduce_(0, index[valid], values[valid], reduce="amax", include_self=True)
+        index = torch.where(valid, index, buffer.numel() - 1)
+        buffer.scatter_reduce_(0, index.flatten(), values.reshape(-1), reduce="amax", include_self=True)
     out[:, 0] = torch.clamp(1 - out[:, 1:].sum(dim=1), 0, 1)
     return out.to(torch.float32)
 
