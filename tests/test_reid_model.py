@@ -149,3 +149,21 @@ def test_config_validation() -> None:
         build_kpr("kpr_swin_huge")
     with pytest.raises(ValueError, match="images"):
         build_kpr("kpr_swin_nano_k8", image_size=(64, 32))(torch.zeros(1, 4, 64, 32))
+
+
+def test_fresh_model_buffers_equal_the_reference() -> None:
+    """A model built here (e.g. to train) has the reference's relative-position index buffers."""
+    ref, _ = rc.fixture_model()
+    fresh = build_kpr(ref.config)
+    ref_sd, fresh_sd = ref.state_dict(), fresh.state_dict()
+    keys = [k for k in fresh_sd if k.endswith("relative_position_index")]
+    assert len(keys) == 8
+    for k in keys:
+        assert torch.equal(fresh_sd[k], ref_sd[k]), k
+
+
+def test_config_dict_round_trip() -> None:
+    cfg = kpr_config("kpr_swin_base_k5", num_classes=751, num_cameras=6)
+    assert KPRConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="unknown fields"):
+        KPRConfig.from_dict({**cfg.to_dict(), "bogus": 1})

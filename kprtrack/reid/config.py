@@ -178,11 +178,6 @@ class KPRConfig:
         return len(PROMPT_GROUPINGS[self.prompt_grouping]) + 1 + int(self.use_negative_keypoints)
 
     @property
-    def prompt_input_channels(self) -> int:
-        """Channels the prompt patch embedding receives (the background channel may be dropped)."""
-        return self.prompt_channels - (0 if self.background_token else 1)
-
-    @property
     def test_parts_count(self) -> int:
         """P, the number of entries of the test descriptor."""
         k = self.num_parts
