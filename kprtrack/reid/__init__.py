@@ -1,1 +1,35 @@
-"""Keypoint Promptable Re-Identification (KPR): model, checkpoint loading, embedder and distance."""
+"""Keypoint Promptable Re-Identification (KPR): model, checkpoint loading, embedder and distance.
+
+The public names below are imported lazily, so ``import kprtrack.reid.distance`` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "KPR": "kprtrack.reid.model",
+    "KPRConfig": "kprtrack.reid.config",
+    "SwinConfig": "kprtrack.reid.config",
+    "KPROutput": "kprtrack.reid.head",
+    "KPR_REGISTRY": "kprtrack.reid.build",
+    "build_kpr": "kprtrack.reid.build",
+    "kpr_config": "kprtrack.reid.build",
+    "build_prompt_masks": "kprtrack.reid.prompts",
+    "load_kpr_checkpoint": "kprtrack.reid.checkpoint",
+    "save_kpr_checkpoint": "kprtrack.reid.checkpoint",
+    "KPREmbedder": "kprtrack.reid.embedder",
+    "EmbedOutput": "kprtrack.reid.embedder",
+    "select_negatives": "kprtrack.reid.embedder",
+    "part_based_distance": "kprtrack.reid.distance",
+    "tracking_distance": "kprtrack.reid.distance",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'kprtrack.reid' has no attribute {name!r}")
