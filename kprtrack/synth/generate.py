@@ -8,6 +8,7 @@ pure function of ``t``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import cv2
@@ -123,12 +124,11 @@ class SequenceGenerator:
         x1, y1, x2, y2 = self.background.crowd_rect
         corners = self.camera.to_frame(np.array([[x1, y1], [x2, y2]], np.float64), t)
         w, h = self.cfg.width, self.cfg.height
-        fx1, fy1 = max(0.0, float(corners[0, 0])), max(0.0, float(corners[0, 1]))
-        fx2, fy2 = min(float(w), float(corners[1, 0])), min(float(h), float(corners[1, 1]))
-        if fx2 - fx1 < 2.0 or fy2 - fy1 < 2.0:
+        if corners[1, 0] <= 0 or corners[1, 1] <= 0 or corners[0, 0] >= w or corners[0, 1] >= h:
             return []
-        fx1, fy1 = round(fx1 - 0.005, 2), round(fy1 - 0.005, 2)
-        fx2, fy2 = round(fx2 + 0.005, 2), round(fy2 + 0.005, 2)
+        # one pixel of margin covers nearest-neighbour rounding of the warped crowd mask
+        fx1, fy1 = max(0.0, math.floor(corners[0, 0]) - 1.0), max(0.0, math.floor(corners[0, 1]) - 1.0)
+        fx2, fy2 = min(float(w), math.ceil(corners[1, 0]) + 1.0), min(float(h), math.ceil(corners[1, 1]) + 1.0)
         return [[(fx1, fy1), (fx2, fy1), (fx2, fy2), (fx1, fy2)]]
 
     def render(self, t: int) -> RenderedFrame:
