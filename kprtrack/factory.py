@@ -46,7 +46,31 @@ def build_embedder(config: PipelineConfig) -> Any | None:
         if config.tracker.kind == "kprtrack":
             raise ConfigError("tracker.kind kprtrack needs appearance: set reid.kind to kpr (or use bytetrack_iou)")
         return None
-    raise ConfigError(f"reid.kind {config.reid.kind!r} is not available in this build")
+    from kprtrack.reid import KPREmbedder
+    from kprtrack.weights import resolve
+
+    path = resolve(config.reid.weights)
+    return KPREmbedder.from_checkpoint(
+        path,
+        device=config.device,
+        dtype=config.dtype,
+        use_prompts=config.reid.use_prompts,
+        max_batch=config.reid.batch_size,
+        keypoint_format=_pose_keypoint_format(config),
+    )
+
+
+def _pose_keypoint_format(config: PipelineConfig) -> str:
+    """Keypoint convention the configured pose stage produces (what KPR receives as prompts)."""
+    if config.pose.kind == "oracle":
+        return "posetrack21"
+    if config.pose.kind in ("hrnet", "mmpose"):
+        from kprtrack.weights import load_manifest
+
+        entry = load_manifest().get(config.pose.weights)
+        if entry is not None and entry.keypoint_format:
+            return entry.keypoint_format
+    return "coco17"
 
 
 def build_tracker(config: PipelineConfig, frame_rate: float = 30.0) -> Any:
