@@ -209,7 +209,7 @@ class _Simulator:
         r = rng.random(5)  # always draw the same amount: streams stay aligned
         if (agent.scripted_exit and not agent.exited_once) or agent.standing > 0:
             return
-        if r[0] < 0.07 * dt:
+        if r[0] < 0.12 * dt:
             agent.standing = int(rng.uniform(1.0, 3.0) * self.cfg.fps)
             agent.action = _ACTIONS[int(rng.choice(len(_ACTIONS), p=_ACTION_P))]
             return
