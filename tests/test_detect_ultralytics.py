@@ -10,6 +10,7 @@ import torch
 
 from kprtrack.detect.ultralytics_backend import UltralyticsDetector
 from kprtrack.stages import Detector, PoseEstimator
+from tests.conftest import REPO
 
 
 class _FakeYOLO:
@@ -106,4 +107,4 @@ def test_ultralytics_is_imported_only_when_used() -> None:
         "assert 'ultralytics' not in sys.modules and 'torch' not in sys.modules; "
         "b.UltralyticsDetector.__name__"
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
