@@ -111,3 +111,11 @@ def test_legacy_normalisation_input() -> None:
     # legacy: BGR -> RGB, /255, ImageNet mean/std; the blue value lands in channel 2
     expected = (np.array([0.0, 0.0, 1.0]) - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
     np.testing.assert_allclose(x[0, :, 0, 0].numpy(), expected, rtol=1e-5)
+
+
+def test_views_and_copies_give_the_same_detections(detector, frames) -> None:
+    view = frames[1][::-1]  # negative stride, not contiguous
+    a = detector.detect([view])[0]
+    b = detector.detect([np.ascontiguousarray(view)])[0]
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])

@@ -11,6 +11,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+import cv2
 import numpy as np
 import torch
 
@@ -192,7 +193,10 @@ class YOLOXDetector:
                 todo.append(i)
         for start in range(0, len(todo), self.config.batch_size):
             idx = todo[start : start + self.config.batch_size]
-            bgr = [frames[i] if color == "bgr" else np.ascontiguousarray(frames[i][:, :, ::-1]) for i in idx]
+            bgr = [
+                frames[i] if color == "bgr" else cv2.cvtColor(np.ascontiguousarray(frames[i]), cv2.COLOR_RGB2BGR)
+                for i in idx
+            ]
             x, infos = self.preprocess(bgr)
             raw = self.forward(x)
             dets, dets_in = self.postprocess(raw, infos)

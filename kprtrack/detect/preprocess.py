@@ -89,7 +89,7 @@ def letterbox(img: np.ndarray, size_hw: tuple[int, int], convention: str = "megv
         box_scale = (nw / w, nh / h)
     else:
         raise ValueError(f"unknown letterbox convention {convention!r}; expected one of {CONVENTIONS}")
-    canvas[:nh, :nw] = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    canvas[:nh, :nw] = cv2.resize(np.ascontiguousarray(img), (nw, nh), interpolation=cv2.INTER_LINEAR)
     info = Letterbox((h, w), (nh, nw), (int(canvas.shape[0]), int(canvas.shape[1])), r, box_scale, convention)
     return canvas, info
 
