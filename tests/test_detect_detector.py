@@ -12,9 +12,17 @@ from kprtrack.stages import Detector
 from tests.conftest import require_fixture
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Small models on a shared 2-core machine: one torch thread, restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def detector() -> YOLOXDetector:
-    torch.set_num_threads(1)
     path = require_fixture("yolox_reference") / "yolox_tiny.pth"
     return YOLOXDetector.from_checkpoint(path)
 
@@ -119,3 +127,17 @@ def test_views_and_copies_give_the_same_detections(detector, frames) -> None:
     b = detector.detect([np.ascontiguousarray(view)])[0]
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fp16_on_cuda_agrees_with_fp32(frames) -> None:
+    import torchvision
+
+    path = require_fixture("yolox_reference") / "yolox_tiny.pth"
+    det32 = YOLOXDetector.from_checkpoint(path, device="cuda")
+    det16 = YOLOXDetector.from_checkpoint(path, device="cuda", fp16=True)
+    for (b32, s32), (b16, s16) in zip(det32.detect(frames), det16.detect(frames)):
+        assert b16.dtype == np.float32 and len(b16) > 0
+        strong = b32[s32 > 0.2]
+        iou = torchvision.ops.box_iou(torch.from_numpy(strong), torch.from_numpy(b16))
+        assert bool((iou.max(dim=1).values > 0.9).all())

@@ -17,6 +17,15 @@ SMALL = YOLOXArch(0.33, 0.125, num_classes=1)
 SIZE = 96
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Small models on a shared 2-core machine: one torch thread, restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _levels_predicting(box: torch.Tensor, num_classes: int = 1, size: int = SIZE) -> list[torch.Tensor]:
     """Head logits whose every anchor predicts ``box`` (cx, cy, w, h) exactly."""
     levels = []
@@ -85,7 +94,6 @@ def test_images_without_boxes() -> None:
 
 def test_a_few_steps_decrease_the_loss() -> None:
     torch.manual_seed(0)
-    torch.set_num_threads(1)
     images, targets = _scene()
     model = build_yolox_from_arch(SMALL)
     loss = YOLOXLoss(1)

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from kprtrack.detect.model import YOLOX
+from kprtrack.detect.model import YOLOX, decode_outputs
 from kprtrack.detect.postprocess import postprocess_megvii, postprocess_mmdet, rescale_megvii
 from kprtrack.detect.preprocess import CONVENTIONS, Letterbox, letterbox, to_input_tensor
 from kprtrack.detect.variants import VARIANTS, build_yolox, canonical_variant
@@ -141,8 +141,13 @@ class YOLOXDetector:
 
     @torch.inference_mode()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Decoded network output ``(B, A, 5 + C)`` as float32."""
-        return self.model(x).float()
+        """Decoded network output ``(B, A, 5 + C)`` as float32.
+
+        The head's logits are decoded in float32 even when the network runs in float16, so box
+        coordinates keep sub-pixel precision (float16 has 0.5 px steps above 512) and ``exp`` cannot overflow.
+        """
+        levels = self.model.forward_levels(x)
+        return decode_outputs([level.float() for level in levels], self.model.strides, self.model.decode_style)
 
     def postprocess(
         self, raw: torch.Tensor, infos: Sequence[Letterbox], class_agnostic: bool | None = None
