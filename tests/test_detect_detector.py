@@ -137,7 +137,7 @@ def test_fp16_on_cuda_agrees_with_fp32(frames) -> None:
     det32 = YOLOXDetector.from_checkpoint(path, device="cuda")
     det16 = YOLOXDetector.from_checkpoint(path, device="cuda", fp16=True)
     for (b32, s32), (b16, s16) in zip(det32.detect(frames), det16.detect(frames)):
-        assert b16.dtype == np.float32 and len(b16) > 0
+        assert b16.dtype == np.float32 and s16.dtype == np.float32 and len(b16) > 0
         strong = b32[s32 > 0.2]
         iou = torchvision.ops.box_iou(torch.from_numpy(strong), torch.from_numpy(b16))
         assert bool((iou.max(dim=1).values > 0.9).all())
