@@ -28,7 +28,42 @@ def build_detector(config: PipelineConfig, gt_path: str | Path | None = None, ca
     section = config.detector
     if section.kind == "oracle":
         return _oracle(gt_path, cache)
-    raise ConfigError(f"detector.kind {section.kind!r} is not available in this build")
+    if section.kind == "ultralytics":
+        from kprtrack.detect.ultralytics_backend import UltralyticsDetector
+
+        if "ultralytics" not in cache:
+            options = {"conf_threshold": section.score_threshold, "iou_threshold": section.nms_threshold}
+            if section.input_size is not None:
+                options["imgsz"] = max(section.input_size)
+            cache["ultralytics"] = UltralyticsDetector(
+                _weights_path(section.weights, must_exist=False),
+                device=config.device,
+                half=config.dtype == "float16",
+                **{k: v for k, v in options.items() if v is not None},
+            )
+        return cache["ultralytics"]
+    from kprtrack.detect import YOLOXDetector
+
+    return YOLOXDetector.from_checkpoint(
+        _weights_path(section.weights),
+        input_size=tuple(section.input_size) if section.input_size else None,
+        conf_threshold=section.score_threshold,
+        nms_threshold=section.nms_threshold,
+        device=config.device,
+        fp16=config.dtype == "float16",
+    )
+
+
+def _weights_path(name: str, must_exist: bool = True) -> str:
+    """Resolve a manifest name or path; with ``must_exist=False`` unknown names pass through (model YAMLs)."""
+    from kprtrack.weights import WeightsNotFoundError, resolve
+
+    try:
+        return str(resolve(name))
+    except WeightsNotFoundError:
+        if must_exist:
+            raise
+        return name
 
 
 def build_pose(config: PipelineConfig, gt_path: str | Path | None = None, cache: dict | None = None) -> Any:
@@ -46,7 +81,29 @@ def build_embedder(config: PipelineConfig) -> Any | None:
         if config.tracker.kind == "kprtrack":
             raise ConfigError("tracker.kind kprtrack needs appearance: set reid.kind to kpr (or use bytetrack_iou)")
         return None
-    raise ConfigError(f"reid.kind {config.reid.kind!r} is not available in this build")
+    from kprtrack.reid import KPREmbedder
+
+    return KPREmbedder.from_checkpoint(
+        _weights_path(config.reid.weights),
+        device=config.device,
+        dtype=config.dtype,
+        use_prompts=config.reid.use_prompts,
+        max_batch=config.reid.batch_size,
+        keypoint_format=_pose_keypoint_format(config),
+    )
+
+
+def _pose_keypoint_format(config: PipelineConfig) -> str:
+    """Keypoint convention the configured pose stage produces (what KPR receives as prompts)."""
+    if config.pose.kind == "oracle":
+        return "posetrack21"
+    if config.pose.kind in ("hrnet", "mmpose"):
+        from kprtrack.weights import load_manifest
+
+        entry = load_manifest().get(config.pose.weights)
+        if entry is not None and entry.keypoint_format:
+            return entry.keypoint_format
+    return "coco17"
 
 
 def build_tracker(config: PipelineConfig, frame_rate: float = 30.0) -> Any:

@@ -31,26 +31,27 @@ class DetectorSection:
     """Person detector.
 
     Attributes:
-        kind: ``yolox`` (native), ``ultralytics`` (any ultralytics model) or ``oracle`` (ground truth).
+        kind: ``yolox`` (native), ``ultralytics`` (any ultralytics model; ``weights`` is its ``.pt``
+            or model YAML) or ``oracle`` (ground truth).
         weights: manifest name or file path of the checkpoint.
-        arch: architecture; ``None`` takes it from the manifest entry.
-        input_size: network input ``(height, width)``; larger finds smaller people, costs more.
-        score_threshold: detections below are discarded; raising it drops the low-confidence
-            detections ByteTrack's second association pass relies on.
-        nms_threshold: IoU above which overlapping boxes are suppressed; raising it keeps more
-            overlapping people (and more duplicates).
+        input_size: network input ``[height, width]``; ``None`` = the variant's test size. Larger finds
+            smaller people and costs more.
+        score_threshold: detections below are discarded; ``None`` = the checkpoint convention's
+            reference value (Megvii 0.1, mmdet 0.01). Raising it drops the low-confidence detections
+            ByteTrack's second association pass relies on.
+        nms_threshold: IoU above which overlapping boxes are suppressed; ``None`` = the convention's
+            value (Megvii 0.45, mmdet 0.65). Raising it keeps more overlapping people (and duplicates).
     """
 
     kind: str = "yolox"
     weights: str = "yolox_x_mmdet_coco"
-    arch: str | None = None
-    input_size: tuple[int, ...] = (640, 640)
-    score_threshold: float = 0.1
-    nms_threshold: float = 0.65
+    input_size: tuple[int, ...] | None = None
+    score_threshold: float | None = None
+    nms_threshold: float | None = None
 
     def __post_init__(self) -> None:
         _choice("detector", "kind", self.kind, DETECTOR_KINDS)
-        if len(self.input_size) != 2 or min(self.input_size) <= 0:
+        if self.input_size is not None and (len(self.input_size) != 2 or min(self.input_size) <= 0):
             raise ValueError(f"detector.input_size: expected [height, width], got {list(self.input_size)}")
 
 

@@ -58,3 +58,22 @@ def test_sequence_names_and_video_ids():
     assert sequence_name("train", 12) == "910012_synth_train"
     ids = {video_id(s, i) for s in ("train", "val", "test") for i in range(50)}
     assert len(ids) == 150 and all(100000 <= v < 1000000 for v in ids)
+
+
+def test_docs_state_the_current_defaults():
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[1] / "docs" / "synth.md").read_text()
+    cfg = SynthConfig()
+    assert f"(default {cfg.occlusion})" in doc
+    assert f"(default {cfg.seed})" in doc
+    for name in PRESETS:
+        c = make_config(name)
+        rows = [line for line in doc.splitlines() if line.startswith(f"| `{name}` |")]
+        assert len(rows) == 1, name
+        assert f"{c.width}x{c.height}" in rows[0]
+        for s in c.splits:
+            assert f"{s.name} {s.num_sequences} x {s.num_frames}" in rows[0]
+            assert str(s.num_identities) in rows[0]
+        lo, hi = c.people_per_sequence
+        assert f"{lo}-{hi}" in rows[0]

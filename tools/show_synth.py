@@ -7,7 +7,7 @@ bottom right the raw frame.
 
 Usage::
 
-    python tools/show_synth.py --out synth_show                 # renders val sequences in memory
+    python tools/show_synth.py                                  # renders val sequences in memory
     python tools/show_synth.py --root data/synth --split val    # reads a generated data set
 """
 
@@ -128,7 +128,7 @@ def _from_disk(args: argparse.Namespace):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, default=Path("synth_show"), help="folder for the PNGs")
+    ap.add_argument("--out", type=Path, default=Path("outputs/synth_show"), help="folder for the PNGs")
     ap.add_argument("--root", type=Path, help="read this generated data set instead of rendering in memory")
     ap.add_argument("--preset", default="val", help="preset to render in memory (default val)")
     ap.add_argument("--split", help="split (default: the first)")

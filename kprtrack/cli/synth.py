@@ -13,10 +13,10 @@ import click
     type=click.Choice(["tiny", "val", "train"]),
     default="val",
     show_default=True,
-    help="tiny: seconds, for tests; val: 10 x 150 frames at 640x360; train: 40 x 200 frames, more identities.",
+    help="tiny: seconds, for tests; val: the evaluation split; train: more identities and frames (docs/synth.md).",
 )
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Generate the preset into this folder.")
-@click.option("--seed", type=int, default=None, help="Master seed (default: the configuration's, 0).")
+@click.option("--seed", type=int, default=None, help="Master seed (default: the configuration's).")
 @click.option(
     "--occlusion",
     type=click.FloatRange(0.0, 0.95),

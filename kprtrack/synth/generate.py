@@ -60,11 +60,10 @@ def choose_cast(population: Population, scene: str, size: int, rng: np.random.Ge
         want = team_share // len(chosen) + (1 if k < team_share % len(chosen) else 0)
         picks = rng.choice(len(team), size=min(want, len(team)), replace=False)
         cast += [team[int(i)] for i in picks]
-    free = [c for c in civilians]
     need = size - len(cast)
-    if need > 0 and free:
-        picks = rng.choice(len(free), size=min(need, len(free)), replace=False)
-        cast += [free[int(i)] for i in picks]
+    if need > 0 and civilians:
+        picks = rng.choice(len(civilians), size=min(need, len(civilians)), replace=False)
+        cast += [civilians[int(i)] for i in picks]
     if len(cast) < size:  # not enough civilians: top up from other team members
         rest = [i for team in teams for i in team if i not in cast]
         if rest:

@@ -7,8 +7,9 @@ scripted to leave and re-enter in every sequence. *Companions* follow a leader s
 behind the other, with slowly oscillating offsets: they make boxes that hold two people and
 sustained front/back occlusion. People at different depths walking in opposite directions cross.
 
-The planner steers the number of companions so that the sequence's share of multi-person boxes,
-measured on the planned geometry, comes close to ``SynthConfig.occlusion``.
+The planner steers the number of companions (or, below the world's natural level, keeps some
+people away) so that the sequence's share of multi-person boxes, measured on the planned
+geometry, comes close to ``SynthConfig.occlusion``.
 """
 
 from __future__ import annotations
@@ -209,7 +210,7 @@ class _Simulator:
         r = rng.random(5)  # always draw the same amount: streams stay aligned
         if (agent.scripted_exit and not agent.exited_once) or agent.standing > 0:
             return
-        if r[0] < 0.07 * dt:
+        if r[0] < 0.12 * dt:
             agent.standing = int(rng.uniform(1.0, 3.0) * self.cfg.fps)
             agent.action = _ACTIONS[int(rng.choice(len(_ACTIONS), p=_ACTION_P))]
             return
@@ -406,6 +407,10 @@ def plan_sequence(
 ) -> tuple[list[PlacedPerson], float]:
     """Plan and place everybody of one sequence, steering the multi-person share to ``cfg.occlusion``.
 
+    The search runs over ``k``: ``k > 0`` people (never agent 0) become companions of a leader,
+    ``k < 0`` people stay away; it starts from a guess and walks until the planned share crosses
+    the target, keeping the closest plan.
+
     Args:
         identities: the scripted people (track id = position in this list).
         layout, camera: scene geometry.
@@ -415,7 +420,7 @@ def plan_sequence(
         seed: parent of the per-person random streams.
 
     Returns:
-        The placed people and the planned multi-person share.
+        The placed people (those who stay away are left out) and the planned multi-person share.
     """
     n = len(identities)
     seeds = seed.spawn(n)
