@@ -64,7 +64,7 @@ def identity_loss(logits: torch.Tensor, labels: torch.Tensor, label_smoothing: f
 
 
 def part_prediction_loss(
-    pixel_logits: torch.Tensor, parsing: torch.Tensor, label_smoothing: float = 0.1
+    pixel_logits: torch.Tensor, parsing: torch.Tensor, label_smoothing: float = 0.1, ignore_index: int = -100
 ) -> torch.Tensor:
     """Pixel-wise part classification against human-parsing labels.
 
@@ -72,7 +72,15 @@ def part_prediction_loss(
         pixel_logits: ``(B, K+1, h, w)`` logits of the pixel classifier (channel 0 = background).
         parsing: ``(B, H, W)`` int labels in ``[0, K]`` at image resolution; downsampled to ``(h, w)``
             by nearest neighbour.
+        label_smoothing: label smoothing of the cross-entropy.
+        ignore_index: label of pixels without ground truth (they do not count).
+
+    Returns:
+        Mean cross-entropy over the labelled pixels (0 when there is none).
     """
     if parsing.shape[-2:] != pixel_logits.shape[-2:]:
         parsing = F.interpolate(parsing[:, None].float(), size=pixel_logits.shape[-2:], mode="nearest")[:, 0]
-    return F.cross_entropy(pixel_logits, parsing.long(), label_smoothing=label_smoothing)
+    parsing = parsing.long()
+    if not bool((parsing != ignore_index).any()):
+        return pixel_logits.sum() * 0.0
+    return F.cross_entropy(pixel_logits, parsing, label_smoothing=label_smoothing, ignore_index=ignore_index)
