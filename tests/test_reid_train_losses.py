@@ -164,3 +164,14 @@ def test_bipo_probability_zero_is_identity_and_never_uses_same_identity():
         not torch.equal(bipo(images, parsing, kps, negs, labels, 0.3, rng)[0][0], images[0]) for _ in range(400)
     )
     assert 0.2 < changed / 400 < 0.4  # about p = 0.3 of the crops
+
+
+def test_bipo_never_pastes_pixels_without_parsing_ground_truth():
+    images, parsing, kps, negs, labels = _two_people()
+    parsing[1] = 255  # the only possible occluder has no parsing labels (e.g. real PoseTrack21)
+    out = bipo(images, parsing, kps, negs, labels, p=1.0, rng=np.random.default_rng(0), ignore_index=255)
+    assert torch.equal(out[0][0], images[0]) and out[3][0].shape[0] == 0
+    parsing[1, :10] = 1  # labelled upper half: only those pixels can be pasted
+    out = bipo(images, parsing, kps, negs, labels, p=0.3, rng=_FixedRng(), ignore_index=255)
+    pasted = (out[0][0] != 50).any(0)
+    assert pasted.any() and not pasted[10:].any()

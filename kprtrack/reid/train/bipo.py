@@ -32,6 +32,7 @@ def bipo(
     p: float = 0.3,
     rng: np.random.Generator | None = None,
     max_shift: tuple[float, float] = (0.15, 0.6),
+    ignore_index: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[torch.Tensor]]:
     """Occlude crops of a batch with other people of the batch.
 
@@ -44,6 +45,8 @@ def bipo(
         p: probability that a crop is occluded (paper: 0.3).
         rng: random generator.
         max_shift: ``(vertical, horizontal)`` maximum offset of the occluder, as fractions of H, W.
+        ignore_index: parsing label of pixels without ground truth; they never count as occluder
+            pixels (a crop without any parsing label cannot occlude others).
 
     Returns:
         New ``images, parsing, keypoints, negatives``; the inputs are not modified.
@@ -52,18 +55,21 @@ def bipo(
     images, parsing, keypoints = images.clone(), parsing.clone(), keypoints.clone()
     negatives = [n.clone() for n in negatives]
     src_images, src_parsing, src_kps = images.clone(), parsing.clone(), keypoints.clone()
+    body = src_parsing > 0
+    if ignore_index is not None:
+        body &= src_parsing != ignore_index
     b, _, h, w = images.shape
     for i in range(b):
         if rng.random() >= p:
             continue
-        candidates = [j for j in range(b) if labels[j] != labels[i] and bool((src_parsing[j] > 0).any())]
+        candidates = [j for j in range(b) if labels[j] != labels[i] and bool(body[j].any())]
         if not candidates:
             continue
         j = int(rng.choice(candidates))
         dy = int(round(rng.uniform(-max_shift[0], max_shift[0]) * h))
         side = 1 if rng.random() < 0.5 else -1
         dx = side * int(round(rng.uniform(0.2, max_shift[1]) * w))
-        mask = _shift(src_parsing[j] > 0, dy, dx)
+        mask = _shift(body[j], dy, dx)
         if not mask.any():
             continue
         pasted = _shift(src_images[j], dy, dx)

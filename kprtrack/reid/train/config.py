@@ -77,7 +77,7 @@ class KPRTrainConfig:
     embedding_dim: int = 256
     drop_path_rate: float = 0.1
     use_prompts: bool = True
-    epochs: int = 8
+    epochs: int = 6
     ids_per_batch: int = 16
     samples_per_id: int = 4
     lr: float = 0.001

@@ -214,7 +214,14 @@ class KPRTrainer:
         images = batch["image"].permute(0, 3, 1, 2)  # (B, 3, H, W) uint8
         rng = np.random.default_rng([cfg.seed, epoch, iteration, 7])
         images, parsing, kps, negs = bipo(
-            images, batch["parsing"], batch["keypoints"], batch["negatives"], batch["pid"], p=cfg.bipo_p, rng=rng
+            images,
+            batch["parsing"],
+            batch["keypoints"],
+            batch["negatives"],
+            batch["pid"],
+            p=cfg.bipo_p,
+            rng=rng,
+            ignore_index=IGNORE,
         )
         x = normalize_batch(images, self.model.config.mean, self.model.config.std).to(self.device)
         prompts = None
@@ -311,12 +318,14 @@ class KPRTrainer:
                 old.unlink()
         return path
 
-    def fit(self, resume: str | os.PathLike[str] | None = None) -> TrainResult:
+    def fit(self, resume: str | os.PathLike[str] | None = None, max_epochs: int | None = None) -> TrainResult:
         """Train until ``config.epochs`` epochs are complete.
 
         Args:
             resume: a resume file, ``"auto"`` (``output_dir/resume.pth`` if it exists) or ``None``
                 (start from scratch).
+            max_epochs: stop after this many epochs in this call (a later ``fit(resume="auto")``
+                continues); ``None``: run to the end.
         """
         t0 = time.time()
         if resume is not None:
@@ -328,7 +337,8 @@ class KPRTrainer:
         checkpoint: Path | None = None
         metrics: dict[str, Any] = {}
         start = self.epoch
-        for epoch in range(start, cfg.epochs):
+        stop = cfg.epochs if max_epochs is None else min(cfg.epochs, start + max_epochs)
+        for epoch in range(start, stop):
             te = time.time()
             losses = self.train_epoch(epoch)
             self.epoch = epoch + 1
