@@ -168,3 +168,23 @@ def test_command_line_tools(tmp_path_factory, tmp_path, capsys):
     }  # fmt: skip
     assert "multi_person" in capsys.readouterr().out
     assert _tool("train_kpr").main(["--data", str(data), "--set", "nope=1"]) == 2
+
+
+def test_shipped_small_weights(tmp_path_factory):
+    from kprtrack.weights import load_manifest, resolve, sha256sum
+
+    entry = load_manifest()["kpr_synth_nano_k8"]
+    path = resolve("kpr_synth_nano_k8")
+    assert entry.shipped and sha256sum(path) == entry.sha256
+    assert path.stat().st_size <= 15 * 2**20
+    model, info = load_kpr_checkpoint(path)
+    assert info.config.image_size == (128, 64) and info.config.masks_prompting and info.config.num_parts == 8
+    assert info.meta["kprtrack_train"]["config"]["use_prompts"] is True
+    # it re-identifies people of the tiny world (never seen in training) far above chance
+    from kprtrack.reid.train.evaluate import evaluate_reid
+
+    root = generated(tmp_path_factory, "tiny", write_video=False)
+    out = tmp_path_factory.mktemp("occ_shipped")
+    build_occ_ptrack(out, None, root, OccPTrackConfig())
+    res = evaluate_reid(model, out, use_prompts=True)
+    assert res["all"].rank1 >= 0.7 and res["all"].mAP >= 0.5
