@@ -113,17 +113,21 @@ def config_from_source(config: ConfigSource) -> PoseModelConfig | None:
     return replace(pose_config_from_mmpose(read_mmengine_config(path)), name=path.stem)
 
 
-def _config_from_meta(meta: Mapping[str, Any] | None, state_dict: Mapping[str, torch.Tensor], source: str):
-    cfg_text = (meta or {}).get("cfg") if isinstance(meta, Mapping) else None
+def _config_from_meta(
+    meta: Mapping[str, Any] | None, state_dict: Mapping[str, torch.Tensor], source: str
+) -> PoseModelConfig:
+    meta = meta if isinstance(meta, Mapping) else {}
+    cfg_text = meta.get("cfg")
+    name = str(meta.get("kprtrack_variant") or meta.get("experiment_name") or Path(source).stem)
     reason = "the checkpoint stores no config"
     if isinstance(cfg_text, (str, Mapping)):
         try:
             parsed = parse_config_text(cfg_text, source=f"{source}:meta.cfg") if isinstance(cfg_text, str) else cfg_text
-            return pose_config_from_mmpose(parsed, name=Path(source).stem)
+            return pose_config_from_mmpose(parsed, name=name)
         except ValueError as exc:
             reason = f"its stored config is not usable ({exc})"
     logger.info("%s: %s; inferring the architecture from tensor shapes", source, reason)
-    return infer_pose_config(state_dict, name=Path(source).stem)
+    return infer_pose_config(state_dict, name=name)
 
 
 def load_pose_model(

@@ -9,7 +9,8 @@ Decoding (heatmaps -> keypoints in crop pixels, scores), per keypoint channel:
 * ``dark`` (MSRA ``unbiased=True``): the argmax is refined by a second-order Taylor step on the
   log of the Gaussian-blurred heatmap.
 * ``udp``: argmax, DARK-UDP refinement on the edge-padded log heatmap, then
-  ``* input_size / (heatmap_size - 1)``.
+  ``* input_size / (heatmap_size - 1)`` (mmpose's decode; its encode uses ``(input_size - 1) /
+  (heatmap_size - 1)``, so a UDP round trip scales by ``input / (input - 1)``).
 
 Encoding (the inverse, for training targets) draws an unnormalised Gaussian (peak 1) of ``sigma``
 heatmap pixels around each visible keypoint: ``msra`` at the rounded position (3-sigma window),

@@ -133,7 +133,9 @@ def _eval(node: ast.AST, names: Mapping[str, Any]) -> Any:
         for v in node.values:
             parts.append(str(_eval(v.value, names)) if isinstance(v, ast.FormattedValue) else _eval(v, names))
         return "".join(parts)
-    raise _Unsupported(f"{type(node).__name__} expression at line {getattr(node, 'lineno', '?')}")
+    code = ast.unparse(node)
+    code = code if len(code) <= 60 else code[:57] + "..."
+    raise _Unsupported(f"cannot evaluate {code!r} (line {getattr(node, 'lineno', '?')}) without running code")
 
 
 def _merge(base: dict[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
