@@ -10,7 +10,8 @@ Decoding (heatmaps -> keypoints in crop pixels, scores), per keypoint channel:
   log of the Gaussian-blurred heatmap.
 * ``udp``: argmax, DARK-UDP refinement on the edge-padded log heatmap, then
   ``* input_size / (heatmap_size - 1)`` (mmpose's decode; its encode uses ``(input_size - 1) /
-  (heatmap_size - 1)``, so a UDP round trip scales by ``input / (input - 1)``).
+  (heatmap_size - 1)``, so a UDP round trip in crop pixels scales by ``input / (input - 1)``; mapped
+  back to the image with mmpose's formula the factor cancels against the UDP warp).
 
 Encoding (the inverse, for training targets) draws an unnormalised Gaussian (peak 1) of ``sigma``
 heatmap pixels around each visible keypoint: ``msra`` at the rounded position (3-sigma window),
