@@ -168,3 +168,31 @@ def test_estimate_api_matches_reference(fixture_path, inputs, expected):
         assert out.shape == (len(inputs[f"img{i}_bboxes_xyxy"]), 17, 3) and out.dtype == np.float32
         np.testing.assert_allclose(out[..., :2], expected[f"img{i}_keypoints_flip"], rtol=0, atol=1e-3)
         np.testing.assert_allclose(out[..., 2], expected[f"img{i}_keypoint_scores_flip"], rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("variant", ["dark", "udp"])
+def test_checker_honours_dark_and_udp_configs(fixture_path, expected, tmp_path, variant):
+    """A fixture folder whose config names DARK or UDP is decoded (and, for UDP, warped) accordingly."""
+    import shutil
+
+    from kprtrack.pose.fixture import run_fixture
+
+    text = (fixture_path / "config.py").read_text()
+    if variant == "dark":
+        text = text.replace("type='MSRAHeatmap')", "type='MSRAHeatmap', unbiased=True)")
+    else:
+        text = text.replace("type='MSRAHeatmap')", "type='UDPHeatmap')")
+        text = text.replace("type='TopdownAffine')", "type='TopdownAffine', use_udp=True)")
+        text = text.replace("shift_heatmap=True", "shift_heatmap=False")
+    assert text.count("unbiased=True" if variant == "dark" else "UDPHeatmap") >= 3  # codec, decoder, encoder
+    (tmp_path / "config.py").write_text(text)
+    for name in ("checkpoint.pth", "inputs.npz"):
+        shutil.copy(fixture_path / name, tmp_path / name)
+    out = run_fixture(tmp_path).arrays
+    assert set(out) == set(expected)
+    crops_same = np.array_equal(out["img0_crop_bgr"], expected["img0_crop_bgr"])
+    assert crops_same == (variant == "dark")  # UDP uses its own warp matrix
+    if variant == "dark":  # same network input: same heatmaps, refined by DARK instead of the quarter shift
+        np.testing.assert_allclose(out["img0_heatmaps_flip"], expected["img0_heatmaps_flip"], atol=1e-4)
+        assert np.isfinite(out["img0_keypoints_flip"]).all()
+        assert not np.allclose(out["img0_keypoints_flip"], expected["img0_keypoints_flip"], atol=1e-3)
