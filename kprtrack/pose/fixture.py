@@ -4,7 +4,8 @@ The folder holds ``checkpoint.pth`` (mmpose ``{'meta', 'state_dict'}``), ``input
 ``img{i}`` BGR uint8 images and ``img{i}_bboxes_xyxy`` boxes) and optionally ``config.py`` (read safely)
 or ``architecture.json``; without either, the config stored in the checkpoint is used. Every image
 goes through :class:`HRNetPoseEstimator` twice, with and without the flip test, from the image
-(converted to RGB, the pipeline convention) and its boxes.
+(converted to RGB, the pipeline convention) and its boxes; like mmpose's ``inference_topdown``, an
+image without boxes is processed as one whole-image box.
 
 Tolerances (the fixture README's): crops exact, centre/scale 1e-3 px, heatmaps 1e-4, scores 1e-4,
 keypoints 1e-3 px. Keypoints the reference flags as unstable (``*_sensitivity`` > 0: they move when
@@ -111,7 +112,9 @@ def run_fixture(fixture_dir: str | Path) -> FixtureOutputs:
                 if key not in inputs.files:
                     raise ValueError(f"{fixture_dir / 'inputs.npz'}: key {key!r} is missing")
             rgb = np.ascontiguousarray(inputs[f"img{i}"][..., ::-1])  # cv2 BGR -> the pipeline's RGB
-            boxes = inputs[f"img{i}_bboxes_xyxy"]
+            boxes = np.asarray(inputs[f"img{i}_bboxes_xyxy"], dtype=np.float32).reshape(-1, 4)
+            if len(boxes) == 0:  # inference_topdown (the reference) then uses the whole image as one box
+                boxes = np.array([[0, 0, rgb.shape[1], rgb.shape[0]]], dtype=np.float32)
             flip = with_flip.predict(rgb, boxes)
             plain = without_flip.predict(rgb, boxes)
             arrays[f"img{i}_input_center"] = flip.centers
