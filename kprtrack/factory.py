@@ -72,7 +72,37 @@ def build_pose(config: PipelineConfig, gt_path: str | Path | None = None, cache:
     section = config.pose
     if section.kind == "oracle":
         return _oracle(gt_path, cache)
-    raise ConfigError(f"pose.kind {section.kind!r} is not available in this build")
+    keypoint_format = _manifest_keypoint_format(section.weights)
+    if section.kind == "ultralytics":
+        if config.detector.kind != "ultralytics":
+            raise ConfigError("pose.kind ultralytics needs detector.kind ultralytics with a YOLO-pose model")
+        return build_detector(config, gt_path, cache)  # one pass gives boxes and keypoints
+    if section.kind == "mmpose":
+        from kprtrack.pose.mmpose_backend import MMPosePoseEstimator
+
+        if section.config is None:
+            raise ConfigError("pose.kind mmpose needs pose.config (an mmpose config file)")
+        return MMPosePoseEstimator(
+            section.config, _weights_path(section.weights), device=config.device, keypoint_format=keypoint_format
+        )
+    from kprtrack.pose import HRNetPoseEstimator
+
+    return HRNetPoseEstimator.from_checkpoint(
+        _weights_path(section.weights),
+        config=section.config,
+        keypoint_format=keypoint_format,
+        device=config.device,
+        dtype=config.dtype,
+        flip_test=section.flip_test,
+    )
+
+
+def _manifest_keypoint_format(name: str) -> str | None:
+    """The keypoint convention the manifest records for weights ``name`` (``None`` if unknown)."""
+    from kprtrack.weights import load_manifest
+
+    entry = load_manifest().get(name)
+    return entry.keypoint_format if entry is not None else None
 
 
 def build_embedder(config: PipelineConfig) -> Any | None:
@@ -98,11 +128,7 @@ def _pose_keypoint_format(config: PipelineConfig) -> str:
     if config.pose.kind == "oracle":
         return "posetrack21"
     if config.pose.kind in ("hrnet", "mmpose"):
-        from kprtrack.weights import load_manifest
-
-        entry = load_manifest().get(config.pose.weights)
-        if entry is not None and entry.keypoint_format:
-            return entry.keypoint_format
+        return _manifest_keypoint_format(config.pose.weights) or "coco17"
     return "coco17"
 
 
