@@ -105,8 +105,14 @@ def _manifest_keypoint_format(name: str) -> str | None:
     return entry.keypoint_format if entry is not None else None
 
 
-def build_embedder(config: PipelineConfig) -> Any | None:
-    """The configured re-identification embedder, or ``None`` for ``reid.kind: none``."""
+def build_embedder(config: PipelineConfig, keypoint_format: str | None = None) -> Any | None:
+    """The configured re-identification embedder, or ``None`` for ``reid.kind: none``.
+
+    Args:
+        config: the pipeline configuration.
+        keypoint_format: convention of the pose stage's keypoints (the prompts); ``None`` guesses it
+            from the config.
+    """
     if config.reid.kind == "none":
         if config.tracker.kind == "kprtrack":
             raise ConfigError("tracker.kind kprtrack needs appearance: set reid.kind to kpr (or use bytetrack_iou)")
@@ -119,7 +125,7 @@ def build_embedder(config: PipelineConfig) -> Any | None:
         dtype=config.dtype,
         use_prompts=config.reid.use_prompts,
         max_batch=config.reid.batch_size,
-        keypoint_format=_pose_keypoint_format(config),
+        keypoint_format=keypoint_format or _pose_keypoint_format(config),
     )
 
 
@@ -148,10 +154,12 @@ def build_pipeline(config: PipelineConfig, frame_rate: float = 30.0, gt_path: st
         gt_path: ground truth for oracle stages.
     """
     cache: dict[str, Any] = {}
+    detector = build_detector(config, gt_path, cache)
+    pose = build_pose(config, gt_path, cache)
     return Pipeline(
-        detector=build_detector(config, gt_path, cache),
-        pose=build_pose(config, gt_path, cache),
-        embedder=build_embedder(config),
+        detector=detector,
+        pose=pose,
+        embedder=build_embedder(config, pose.keypoint_format),
         tracker=build_tracker(config, frame_rate),
         max_people=config.max_people,
     )
