@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kprtrack.config import ConfigError
+from kprtrack.config import ConfigError, dataclass_from_dict
 from kprtrack.pipeline import Pipeline
 from kprtrack.pipeline_config import PipelineConfig
 
@@ -162,4 +162,62 @@ def build_pipeline(config: PipelineConfig, frame_rate: float = 30.0, gt_path: st
         embedder=build_embedder(config, pose.keypoint_format),
         tracker=build_tracker(config, frame_rate),
         max_people=config.max_people,
+    )
+
+
+def build_random_pipeline(
+    detector: str = "yolox_x",
+    pose: str = "hrnet_w32_256x192",
+    reid: str = "kpr_swin_base_k8",
+    tracker: str = "kprtrack",
+    device: str = "cpu",
+    dtype: str = "float32",
+    max_people: int = 10,
+    frame_rate: float = 30.0,
+    seed: int = 0,
+    tracker_params: dict[str, Any] | None = None,
+) -> Pipeline:
+    """Full pipeline with randomly initialised architectures (wiring tests and speed benchmarks).
+
+    The random detector's scores are tiny, so its threshold is set to zero and ``max_people``
+    caps the number of (random) detections per frame.
+
+    Args:
+        detector: YOLOX variant (``kprtrack.detect.variants.VARIANTS``).
+        pose: HRNet variant (``kprtrack.pose.variants.VARIANTS``).
+        reid: KPR variant (``kprtrack.reid.build.KPR_REGISTRY``), or ``none``.
+        tracker: ``kprtrack`` or ``bytetrack_iou``.
+        device: torch device.
+        dtype: ``float32``, ``float16`` or ``bfloat16`` (reduced precision on CUDA).
+        max_people: detections kept per frame.
+        frame_rate: video frame rate for the tracker.
+        seed: torch seed of the random weights.
+        tracker_params: overrides of the tracker's config (e.g. zero thresholds, since random scores are tiny).
+    """
+    import torch
+
+    from kprtrack.detect import YOLOXDetector
+    from kprtrack.pose import HRNetPoseEstimator
+    from kprtrack.pose.variants import build_pose_model
+    from kprtrack.track import TRACKERS
+
+    torch.manual_seed(seed)
+    det = YOLOXDetector.from_variant(
+        detector, conf_threshold=0.0, device=device, fp16=dtype == "float16" and device != "cpu"
+    )
+    pose_stage = HRNetPoseEstimator(build_pose_model(pose), device=device, dtype=dtype)
+    embedder = None
+    if reid != "none":
+        from kprtrack.reid import KPREmbedder
+        from kprtrack.reid.build import build_kpr
+
+        embedder = KPREmbedder(build_kpr(reid), device=device, dtype=dtype, keypoint_format=pose_stage.keypoint_format)
+    return Pipeline(
+        detector=det,
+        pose=pose_stage,
+        embedder=embedder,
+        tracker=TRACKERS[tracker](
+            dataclass_from_dict(TRACKERS[tracker].config_class, tracker_params or {}), frame_rate=frame_rate
+        ),
+        max_people=max_people,
     )

@@ -1,0 +1,68 @@
+#!/usr/bin/env python
+"""Peak memory of ``kprtrack run`` on a short and a long video: streaming must keep it flat.
+
+Generates one synthetic 640x360 video per length, runs ``kprtrack run`` on each in a fresh process
+and prints the peak resident memory (ru_maxrss) of each run and their ratio.
+
+Example::
+
+    python tools/bench_memory.py --config demo --short 300 --long 3000
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def make_video(folder: Path, frames: int, seed: int) -> Path:
+    from kprtrack.synth.config import SplitSpec, make_config
+    from kprtrack.synth.writer import write_dataset
+
+    cfg = make_config("val", splits=(SplitSpec("val", 1, frames, 6, 6, 8),), seed=seed, write_masks=False)
+    write_dataset(cfg, folder)
+    return sorted((folder / "videos").rglob("*.mp4"))[0]
+
+
+def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
+    """Run ``cmd`` in a child process; return (its peak RSS in MB, seconds)."""
+    code = (
+        "import resource, subprocess, sys; "
+        f"r = subprocess.run({cmd!r}); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)"
+    )
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"run failed:\n{out.stderr[-2000:]}")
+    return int(out.stdout.strip().splitlines()[-1]) / 1024, time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="demo")
+    parser.add_argument("--short", type=int, default=300)
+    parser.add_argument("--long", type=int, default=3000)
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    args = parser.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (args.short, args.long):
+            video = make_video(Path(tmp) / f"v{n}", n, seed=n)
+            cmd = ["kprtrack", "run", str(video), "--out", str(Path(tmp) / f"p{n}.json"), "--config", args.config]
+            for o in args.overrides:
+                cmd += ["--set", o]
+            results[n] = peak_rss_mb(cmd)
+            print(f"{n:6d} frames: peak RSS {results[n][0]:8.1f} MB ({results[n][1]:.0f} s)")
+    ratio = results[args.long][0] / results[args.short][0]
+    print(f"long/short peak memory ratio: {ratio:.3f} ({100 * (ratio - 1):+.1f} %)")
+
+
+if __name__ == "__main__":
+    main()
