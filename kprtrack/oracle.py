@@ -70,7 +70,10 @@ class GroundTruthOracle:
             boxes = boxes + self.rng.normal(0, self.box_noise, boxes.shape) * wh
             boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 1)
         kps = rec.keypoints.copy()
-        kps[:, :, 2] = np.where(kps[:, :, 2] > 0, 1.0, 0.0)
+        # visible joints score 1; occluded joints that ground truth still locates (x, y > 0; the kit scores them)
+        # score 0.5; unannotated joints 0
+        located = (kps[:, :, 0] > 0) & (kps[:, :, 1] > 0)
+        kps[:, :, 2] = np.where(kps[:, :, 2] > 0, 1.0, np.where(located, 0.5, 0.0))
         if self.keypoint_noise and len(rec):
             present = kps[:, :, 2:] > 0
             kps[:, :, :2] += self.rng.normal(0, self.keypoint_noise, kps[:, :, :2].shape) * present
