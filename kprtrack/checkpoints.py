@@ -155,21 +155,23 @@ def extract_state_dict(ckpt: Mapping[str, Any], keys: Iterable[str] = ("state_di
     return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in sd.items()}
 
 
-def check_state_dict(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = "") -> None:
+def check_keys(
+    expected: Mapping[str, torch.Tensor], given: Mapping[str, torch.Tensor], source: str = "", target: str = "the model"
+) -> None:
     """Raise :class:`CheckpointKeyError` naming every missing, unexpected or mis-shaped key.
 
     Args:
-        model: the module the state dict is meant for.
-        state_dict: keys already mapped to the module's names.
+        expected: the keys and tensors (or shapes' owners) the target needs.
+        given: the checkpoint's keys and tensors, already mapped to ``expected``'s names.
         source: file name used in the message.
+        target: what the checkpoint is meant for, used in the message.
     """
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
     shapes = [
-        f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
-        for k in own
-        if k in state_dict and tuple(state_dict[k].shape) != tuple(own[k].shape)
+        f"{k}: checkpoint {tuple(given[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in expected
+        if k in given and tuple(given[k].shape) != tuple(expected[k].shape)
     ]
     if missing or unexpected or shapes:
         parts = []
@@ -178,7 +180,18 @@ def check_state_dict(model: torch.nn.Module, state_dict: Mapping[str, torch.Tens
                 shown = ", ".join(items[:20]) + (f", ... ({len(items)} in all)" if len(items) > 20 else "")
                 parts.append(f"{title}: {shown}")
         where = f" {source}" if source else ""
-        raise CheckpointKeyError(f"checkpoint{where} does not match {type(model).__name__}: " + "; ".join(parts))
+        raise CheckpointKeyError(f"checkpoint{where} does not match {target}: " + "; ".join(parts))
+
+
+def check_state_dict(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = "") -> None:
+    """Raise :class:`CheckpointKeyError` naming every missing, unexpected or mis-shaped key of ``model``.
+
+    Args:
+        model: the module the state dict is meant for.
+        state_dict: keys already mapped to the module's names.
+        source: file name used in the message.
+    """
+    check_keys(model.state_dict(), state_dict, source, type(model).__name__)
 
 
 def load_state_dict_strict(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = "") -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kprtrack.config import ConfigError
+from kprtrack.config import ConfigError, dataclass_from_dict
 from kprtrack.pipeline import Pipeline
 from kprtrack.pipeline_config import PipelineConfig
 
@@ -72,11 +72,47 @@ def build_pose(config: PipelineConfig, gt_path: str | Path | None = None, cache:
     section = config.pose
     if section.kind == "oracle":
         return _oracle(gt_path, cache)
-    raise ConfigError(f"pose.kind {section.kind!r} is not available in this build")
+    keypoint_format = _manifest_keypoint_format(section.weights)
+    if section.kind == "ultralytics":
+        if config.detector.kind != "ultralytics":
+            raise ConfigError("pose.kind ultralytics needs detector.kind ultralytics with a YOLO-pose model")
+        return build_detector(config, gt_path, cache)  # one pass gives boxes and keypoints
+    if section.kind == "mmpose":
+        from kprtrack.pose.mmpose_backend import MMPosePoseEstimator
+
+        if section.config is None:
+            raise ConfigError("pose.kind mmpose needs pose.config (an mmpose config file)")
+        return MMPosePoseEstimator(
+            section.config, _weights_path(section.weights), device=config.device, keypoint_format=keypoint_format
+        )
+    from kprtrack.pose import HRNetPoseEstimator
+
+    return HRNetPoseEstimator.from_checkpoint(
+        _weights_path(section.weights),
+        config=section.config,
+        keypoint_format=keypoint_format,
+        device=config.device,
+        dtype=config.dtype,
+        flip_test=section.flip_test,
+    )
 
 
-def build_embedder(config: PipelineConfig) -> Any | None:
-    """The configured re-identification embedder, or ``None`` for ``reid.kind: none``."""
+def _manifest_keypoint_format(name: str) -> str | None:
+    """The keypoint convention the manifest records for weights ``name`` (``None`` if unknown)."""
+    from kprtrack.weights import load_manifest
+
+    entry = load_manifest().get(name)
+    return entry.keypoint_format if entry is not None else None
+
+
+def build_embedder(config: PipelineConfig, keypoint_format: str | None = None) -> Any | None:
+    """The configured re-identification embedder, or ``None`` for ``reid.kind: none``.
+
+    Args:
+        config: the pipeline configuration.
+        keypoint_format: convention of the pose stage's keypoints (the prompts); ``None`` guesses it
+            from the config.
+    """
     if config.reid.kind == "none":
         if config.tracker.kind == "kprtrack":
             raise ConfigError("tracker.kind kprtrack needs appearance: set reid.kind to kpr (or use bytetrack_iou)")
@@ -89,7 +125,7 @@ def build_embedder(config: PipelineConfig) -> Any | None:
         dtype=config.dtype,
         use_prompts=config.reid.use_prompts,
         max_batch=config.reid.batch_size,
-        keypoint_format=_pose_keypoint_format(config),
+        keypoint_format=keypoint_format or _pose_keypoint_format(config),
     )
 
 
@@ -98,11 +134,7 @@ def _pose_keypoint_format(config: PipelineConfig) -> str:
     if config.pose.kind == "oracle":
         return "posetrack21"
     if config.pose.kind in ("hrnet", "mmpose"):
-        from kprtrack.weights import load_manifest
-
-        entry = load_manifest().get(config.pose.weights)
-        if entry is not None and entry.keypoint_format:
-            return entry.keypoint_format
+        return _manifest_keypoint_format(config.pose.weights) or "coco17"
     return "coco17"
 
 
@@ -122,10 +154,70 @@ def build_pipeline(config: PipelineConfig, frame_rate: float = 30.0, gt_path: st
         gt_path: ground truth for oracle stages.
     """
     cache: dict[str, Any] = {}
+    detector = build_detector(config, gt_path, cache)
+    pose = build_pose(config, gt_path, cache)
     return Pipeline(
-        detector=build_detector(config, gt_path, cache),
-        pose=build_pose(config, gt_path, cache),
-        embedder=build_embedder(config),
+        detector=detector,
+        pose=pose,
+        embedder=build_embedder(config, pose.keypoint_format),
         tracker=build_tracker(config, frame_rate),
         max_people=config.max_people,
+    )
+
+
+def build_random_pipeline(
+    detector: str = "yolox_x",
+    pose: str = "hrnet_w32_256x192",
+    reid: str = "kpr_swin_base_k8",
+    tracker: str = "kprtrack",
+    device: str = "cpu",
+    dtype: str = "float32",
+    max_people: int = 10,
+    frame_rate: float = 30.0,
+    seed: int = 0,
+    tracker_params: dict[str, Any] | None = None,
+) -> Pipeline:
+    """Full pipeline with randomly initialised architectures (wiring tests and speed benchmarks).
+
+    The random detector's scores are tiny, so its threshold is set to zero and ``max_people``
+    caps the number of (random) detections per frame.
+
+    Args:
+        detector: YOLOX variant (``kprtrack.detect.variants.VARIANTS``).
+        pose: HRNet variant (``kprtrack.pose.variants.VARIANTS``).
+        reid: KPR variant (``kprtrack.reid.build.KPR_REGISTRY``), or ``none``.
+        tracker: ``kprtrack`` or ``bytetrack_iou``.
+        device: torch device.
+        dtype: ``float32``, ``float16`` or ``bfloat16`` (reduced precision on CUDA).
+        max_people: detections kept per frame.
+        frame_rate: video frame rate for the tracker.
+        seed: torch seed of the random weights.
+        tracker_params: overrides of the tracker's config (e.g. zero thresholds, since random scores are tiny).
+    """
+    import torch
+
+    from kprtrack.detect import YOLOXDetector
+    from kprtrack.pose import HRNetPoseEstimator
+    from kprtrack.pose.variants import build_pose_model
+    from kprtrack.track import TRACKERS
+
+    torch.manual_seed(seed)
+    det = YOLOXDetector.from_variant(
+        detector, conf_threshold=0.0, device=device, fp16=dtype == "float16" and device != "cpu"
+    )
+    pose_stage = HRNetPoseEstimator(build_pose_model(pose), device=device, dtype=dtype)
+    embedder = None
+    if reid != "none":
+        from kprtrack.reid import KPREmbedder
+        from kprtrack.reid.build import build_kpr
+
+        embedder = KPREmbedder(build_kpr(reid), device=device, dtype=dtype, keypoint_format=pose_stage.keypoint_format)
+    return Pipeline(
+        detector=det,
+        pose=pose_stage,
+        embedder=embedder,
+        tracker=TRACKERS[tracker](
+            dataclass_from_dict(TRACKERS[tracker].config_class, tracker_params or {}), frame_rate=frame_rate
+        ),
+        max_people=max_people,
     )

@@ -12,16 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kprtrack.boxes import iou_matrix
 from kprtrack.io.posetrack21 import read_ground_truth
-
-
-def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    tl = np.maximum(a[:, None, :2], b[None, :, :2])
-    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 class GroundTruthOracle:
@@ -70,7 +62,10 @@ class GroundTruthOracle:
             boxes = boxes + self.rng.normal(0, self.box_noise, boxes.shape) * wh
             boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 1)
         kps = rec.keypoints.copy()
-        kps[:, :, 2] = np.where(kps[:, :, 2] > 0, 1.0, 0.0)
+        # visible joints score 1; occluded joints that ground truth still locates (x, y > 0; the kit scores them)
+        # score 0.5; unannotated joints 0
+        located = (kps[:, :, 0] > 0) & (kps[:, :, 1] > 0)
+        kps[:, :, 2] = np.where(kps[:, :, 2] > 0, 1.0, np.where(located, 0.5, 0.0))
         if self.keypoint_noise and len(rec):
             present = kps[:, :, 2:] > 0
             kps[:, :, :2] += self.rng.normal(0, self.keypoint_noise, kps[:, :, :2].shape) * present
@@ -91,7 +86,7 @@ class GroundTruthOracle:
         gt_boxes, gt_kps = self._current if self._current is not None else (np.zeros((0, 4)), np.zeros((0, 17, 3)))
         out = np.zeros((len(boxes), 17, 3), np.float32)
         if len(boxes) and len(gt_boxes):
-            iou = _box_iou(boxes, gt_boxes)
+            iou = iou_matrix(boxes, gt_boxes)
             best = iou.argmax(1)
             ok = iou[np.arange(len(boxes)), best] > 0.3
             out[ok] = gt_kps[best[ok]]

@@ -62,14 +62,13 @@ class PoseSection:
     Attributes:
         kind: ``hrnet`` (native), ``ultralytics``, ``mmpose`` or ``oracle``.
         weights: manifest name or checkpoint path.
-        arch: architecture; ``None`` takes it from the manifest entry.
-        config: mmpose config file (``kind: mmpose`` only).
+        config: mmpose ``config.py`` (required for ``kind: mmpose``; optional for ``hrnet``, whose
+            architecture is otherwise read from the checkpoint).
         flip_test: average with the horizontally flipped crop (better keypoints, twice the cost).
     """
 
     kind: str = "hrnet"
     weights: str = "hrnet_w32_posetrack18"
-    arch: str | None = None
     config: str | None = None
     flip_test: bool = True
 
@@ -154,6 +153,29 @@ def configs_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "configs"
 
 
+SECTIONS = ("detector", "pose", "reid", "tracker", "output")
+
+
+def _expand_sections(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Replace sections given as a file name (``detector: detector/yolox_x_mmdet.yaml``) by its content.
+
+    Files are looked up next to the config, then in ``configs/``. A tracker file holds the variant's
+    parameters and names the variant by its file name (``tracker/kprtrack.yaml`` -> ``kind: kprtrack``).
+    """
+    out = dict(data)
+    for section in SECTIONS:
+        ref = out.get(section)
+        if not isinstance(ref, str):
+            continue
+        candidates = [base / ref, configs_dir() / ref]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            raise ConfigError(f"{section}: sub-config {ref!r} not found (looked in {base} and {configs_dir()})")
+        content = load_yaml(found)
+        out[section] = {"kind": found.stem, "params": content} if section == "tracker" else content
+    return out
+
+
 def load_pipeline_config(path: str | Path | None = None, overrides: list[str] | None = None) -> PipelineConfig:
     """Load a pipeline config.
 
@@ -171,7 +193,7 @@ def load_pipeline_config(path: str | Path | None = None, overrides: list[str] | 
         p = Path(path)
         if not p.is_file() and (configs_dir() / f"{path}.yaml").is_file():
             p = configs_dir() / f"{path}.yaml"
-        data = load_yaml(p)
+        data = _expand_sections(load_yaml(p), p.parent)
         where = str(p)
     if overrides:
         data = apply_overrides(data, overrides)

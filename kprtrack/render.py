@@ -113,3 +113,39 @@ def records_from_predictions(path: str, num_frames: int | None = None) -> Iterab
     from kprtrack.io.posetrack21 import read_predictions
 
     return read_predictions(path).to_records()[:num_frames]
+
+
+class AttentionPainter:
+    """Overlays the KPR part attention of one track (what the re-identification model looks at).
+
+    Args:
+        embedder: a :class:`kprtrack.reid.KPREmbedder` (the one used for tracking).
+        track_id: the track whose attention is drawn.
+        part: a part name of the model (e.g. ``head``, ``torso``) or ``all`` for the foreground
+            (maximum over the parts).
+    """
+
+    def __init__(self, embedder: object, track_id: int, part: str = "all") -> None:
+        names = tuple(n.removesuffix("_mask") for n in embedder.config.parts_names)
+        part = part.removesuffix("_mask")
+        if part != "all" and part not in names:
+            raise ValueError(f"unknown part {part!r}; this model has: all, {', '.join(names)}")
+        self.embedder = embedder
+        self.track_id = track_id
+        self.channel = None if part == "all" else 1 + names.index(part)
+
+    def draw(self, frame: np.ndarray, drawn: np.ndarray, record: FrameRecord) -> np.ndarray:
+        """Blend the attention of ``track_id`` (if present in ``record``) into ``drawn``.
+
+        Args:
+            frame: the original RGB frame (the model's input).
+            drawn: the frame to draw on.
+            record: the frame's tracked record (all people: they are each other's negative prompts).
+        """
+        if record.track_ids is None or self.track_id not in record.track_ids:
+            return drawn
+        row = int(np.flatnonzero(record.track_ids == self.track_id)[0])
+        out = self.embedder.embed_frame(frame, record.boxes, record.keypoints, return_attention=True)
+        att = out.attention[row]
+        heat = att[1:].max(0) if self.channel is None else att[self.channel]
+        return overlay_heatmap(drawn, record.boxes[row], heat)

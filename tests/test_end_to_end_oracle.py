@@ -55,3 +55,12 @@ def test_run_reports_clear_errors(tmp_path):
         main, ["run", str(tmp_path / "frames"), "--out", str(tmp_path / "o.json"), "--config", "oracle_iou"]
     )
     assert r.exit_code != 0 and "ground truth" in r.output
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    r = runner.invoke(main, ["run", str(tmp_path / "frames"), "--out", str(blocker / "o.json")])
+    assert r.exit_code != 0 and "cannot write" in r.output
+    r = runner.invoke(
+        main, ["run", str(tmp_path / "frames"), "--out", str(tmp_path / "o.json"), "--config", "kprtrack"]
+    )
+    # the message names the missing file and where the official release lives
+    assert r.exit_code != 0 and "missing" in r.output and "download.openmmlab.com" in r.output

@@ -53,3 +53,55 @@ def test_manifest_and_missing_weights_message(tmp_path, monkeypatch):
         resolve("nonexistent", manifest)
     with pytest.raises(WeightsNotFoundError, match="file not found"):
         resolve(tmp_path / "nope.pth", manifest)
+
+
+def test_attention_painter_overlays_only_the_chosen_track():
+    import torch
+
+    from kprtrack.reid import KPREmbedder
+    from kprtrack.reid.build import build_kpr
+    from kprtrack.render import AttentionPainter
+
+    torch.manual_seed(0)
+    embedder = KPREmbedder(build_kpr("kpr_swin_nano_k8"))
+    frame = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    rec = FrameRecord(
+        boxes=[[10, 10, 50, 110], [100, 10, 140, 110]], scores=[1, 1], keypoints=np.zeros((2, 17, 3)), track_ids=[3, 8]
+    )
+    painter = AttentionPainter(embedder, track_id=8, part="torso")
+    out = painter.draw(frame, frame.copy(), rec)
+    assert (out[20:100, 105:135] != frame[20:100, 105:135]).any()
+    assert (out[20:100, 15:45] == frame[20:100, 15:45]).all()
+    assert (painter.draw(frame, frame.copy(), rec.with_track_ids([1, 2])) == frame).all()  # track absent
+    with pytest.raises(ValueError, match="unknown part"):
+        AttentionPainter(embedder, 1, "tail")
+
+
+def test_render_cli_draws_tracks_on_decoded_video(tmp_path):
+    import cv2
+    from click.testing import CliRunner
+
+    from kprtrack.cli import main
+    from kprtrack.io.posetrack21 import read_predictions
+
+    demo = tmp_path / "demo"
+    args = ["demo", "--config", "oracle_iou", "--frames", "12", "--out", str(demo), "--no-render"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    video = next((demo / "data" / "videos").rglob("*.mp4"))
+    preds = next((demo / "predictions").glob("*.json"))
+    out = tmp_path / "overlay.mp4"
+    args = ["render", str(video), str(preds), "--out", str(out), "--frames", str(tmp_path / "png")]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    rec = read_predictions(preds).to_records()[5]
+    src, dst = cv2.VideoCapture(str(video)), cv2.VideoCapture(str(out))
+    for _ in range(6):
+        ok_a, a = src.read()
+        ok_b, b = dst.read()
+    assert ok_a and ok_b and a.shape == b.shape
+    diff = np.abs(a.astype(int) - b.astype(int)).sum(2) > 60
+    x1, y1, x2, y2 = rec.boxes[0].astype(int)
+    assert diff[max(y1, 0) : y2 + 1, max(x1, 0) : x2 + 1].any()  # drawn where a track is
+    assert diff.mean() < 0.25  # and not everywhere
+    assert len(list((tmp_path / "png").glob("*.png"))) == 12

@@ -18,6 +18,11 @@ import click
 @click.option("--min-score", default=0.3, show_default=True, help="Do not draw joints below this score.")
 @click.option("--start", default=0, show_default=True, help="First frame (must match the one used by `run`).")
 @click.option("--max-frames", type=int, default=None, help="Render at most this many frames.")
+@click.option(
+    "--attention", "attention_track", type=int, default=None, help="Overlay KPR part attention of this track id."
+)
+@click.option("--part", default="all", show_default=True, help="Attention of one part (head, torso, ...) or all.")
+@click.option("--config", default="demo", show_default=True, help="Pipeline config whose KPR model draws --attention.")
 def command(
     video: Path,
     tracks: Path,
@@ -27,6 +32,9 @@ def command(
     min_score: float,
     start: int,
     max_frames: int | None,
+    attention_track: int | None,
+    part: str,
+    config: str,
 ) -> None:
     """Draw the boxes, skeletons and ids of TRACKS (a PoseTrack21 prediction file written by
     `kprtrack run`) over VIDEO (video file, image folder or PoseTrack21 sequence folder).
@@ -56,6 +64,21 @@ def command(
     if frames_dir is not None:
         frames_dir.mkdir(parents=True, exist_ok=True)
     painter = TrackPainter(trail_length=trail, keypoint_threshold=min_score)
+    attention = None
+    if attention_track is not None:
+        from kprtrack.config import ConfigError
+        from kprtrack.factory import build_embedder
+        from kprtrack.pipeline_config import load_pipeline_config
+        from kprtrack.render import AttentionPainter
+        from kprtrack.weights import WeightsNotFoundError
+
+        try:
+            embedder = build_embedder(load_pipeline_config(config), "posetrack21")
+            if embedder is None:
+                raise ConfigError(f"config {config!r} has no re-identification model (reid.kind: none)")
+            attention = AttentionPainter(embedder, attention_track, part)
+        except (ConfigError, WeightsNotFoundError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from exc
     info = source.info
     writer = VideoWriter(out, info.fps, (info.width, info.height)) if out is not None else None
     n = 0
@@ -64,6 +87,8 @@ def command(
             zip(source, records), total=min(len(source), len(records)), unit="frame", desc="render"
         ):
             drawn = painter.draw(frame, record)
+            if attention is not None:
+                drawn = attention.draw(frame, drawn, record)
             if writer is not None:
                 writer.write(drawn)
             if frames_dir is not None:

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from kprtrack.boxes import iou_matrix
+
 
 def _import_yolo() -> Any:
     os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -26,16 +28,6 @@ def _import_yolo() -> Any:
             "the ultralytics backend needs the 'ultralytics' package: pip install 'kprtrack[ultralytics]'"
         ) from exc
     return YOLO
-
-
-def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix ``(len(a), len(b))`` of xyxy boxes."""
-    tl = np.maximum(a[:, None, :2], b[None, :, :2])
-    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 class UltralyticsDetector:
@@ -162,7 +154,7 @@ class UltralyticsDetector:
         out = np.zeros((boxes.shape[0], 17, 3), dtype=np.float32)
         if boxes.shape[0] == 0 or det_boxes.shape[0] == 0:
             return out
-        iou = _box_iou(boxes, det_boxes)
+        iou = iou_matrix(boxes, det_boxes)
         best = iou.argmax(axis=1)
         ok = iou[np.arange(boxes.shape[0]), best] >= self.min_match_iou
         out[ok] = det_kps[best[ok]]

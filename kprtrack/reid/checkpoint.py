@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from kprtrack.checkpoints import CheckpointKeyError, ConfigNode, extract_state_dict, load_checkpoint
+from kprtrack.checkpoints import CheckpointKeyError, ConfigNode, check_keys, extract_state_dict, load_checkpoint
 from kprtrack.reid.config import PART_NAMES, KPRConfig, SwinConfig
 from kprtrack.reid.model import KPR, build_kpr_model
 from kprtrack.reid.prompts import PROMPT_GROUPINGS
@@ -97,21 +97,7 @@ def released_state_dict(model: KPR) -> OrderedDict[str, torch.Tensor]:
 
 
 def _check_released(expected: Mapping[str, torch.Tensor], given: Mapping[str, torch.Tensor], source: str) -> None:
-    missing = [k for k in expected if k not in given]
-    unexpected = [k for k in given if k not in expected]
-    shapes = [
-        f"{k}: checkpoint {tuple(given[k].shape)} vs model {tuple(expected[k].shape)}"
-        for k in expected
-        if k in given and tuple(given[k].shape) != tuple(expected[k].shape)
-    ]
-    if missing or unexpected or shapes:
-        parts = []
-        for title, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatch", shapes)):
-            if items:
-                shown = ", ".join(items[:20]) + (f", ... ({len(items)} in all)" if len(items) > 20 else "")
-                parts.append(f"{title}: {shown}")
-        where = f" {source}" if source else ""
-        raise CheckpointKeyError(f"checkpoint{where} does not match the KPR model: " + "; ".join(parts))
+    check_keys(expected, given, source, "the KPR model")
 
 
 def load_released_state_dict(model: KPR, state_dict: Mapping[str, torch.Tensor], source: str = "") -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kprtrack.boxes import box_areas, iou_matrix
 from kprtrack.track.memory import l2_normalize
 
 #: COCO keypoint sigmas (used for the OKS motion cue; the PoseTrack21 head joints reuse the eye values).
@@ -68,26 +69,6 @@ def kpr_tracking_distance(
     return dist / np.float32(2), has_common
 
 
-def _areas(boxes: np.ndarray) -> np.ndarray:
-    """``(M,)`` areas of ``(M, 4)`` xyxy boxes (no reduction over the size-2 axis: numpy is slow there)."""
-    return np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
-
-
-def iou_matrix(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of ``(M, 4)`` and ``(N, 4)`` xyxy boxes -> ``(M, N)`` float64 in ``[0, 1]``."""
-    a = np.asarray(boxes_a, np.float64).reshape(-1, 4)
-    b = np.asarray(boxes_b, np.float64).reshape(-1, 4)
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    iw = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    ih = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = iw * ih
-    area_a = _areas(a)
-    area_b = _areas(b)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-
-
 def oks_matrix(
     keypoints_a: np.ndarray, boxes_a: np.ndarray, keypoints_b: np.ndarray, boxes_b: np.ndarray
 ) -> np.ndarray:
@@ -111,8 +92,8 @@ def oks_matrix(
         return np.zeros((len(ka), len(kb)))
     a = np.asarray(boxes_a, np.float64).reshape(-1, 4)
     b = np.asarray(boxes_b, np.float64).reshape(-1, 4)
-    area_a = _areas(a)
-    area_b = _areas(b)
+    area_a = box_areas(a)
+    area_b = box_areas(b)
     area = np.maximum((area_a[:, None] + area_b[None, :]) / 2, 1e-6)  # (M, N)
     # (M, N, 17) squared joint distances (dx^2 + dy^2: numpy reduces a size-2 axis very slowly)
     d2 = (ka[:, None, :, 0] - kb[None, :, :, 0]) ** 2 + (ka[:, None, :, 1] - kb[None, :, :, 1]) ** 2

@@ -1,0 +1,36 @@
+"""Top-down pose estimation: native HRNet with mmpose's test pipeline, and an optional mmpose backend.
+
+Main entry points (imported lazily so that ``import kprtrack.pose`` stays cheap):
+
+* :class:`HRNetPoseEstimator` - the pose stage (:class:`kprtrack.stages.PoseEstimator`).
+* :func:`load_pose_model` / :func:`save_mmpose_checkpoint` - mmpose checkpoint I/O.
+* :data:`VARIANTS`, :func:`get_variant`, :func:`build_pose_model` - named architectures.
+* :class:`HeatmapCodec` - MSRA / DARK / UDP heatmap encoding and decoding.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "HRNetPoseEstimator": "kprtrack.pose.estimator",
+    "TopdownPrediction": "kprtrack.pose.estimator",
+    "load_pose_model": "kprtrack.pose.checkpoint",
+    "save_mmpose_checkpoint": "kprtrack.pose.checkpoint",
+    "VARIANTS": "kprtrack.pose.variants",
+    "get_variant": "kprtrack.pose.variants",
+    "build_pose_model": "kprtrack.pose.variants",
+    "hrnet_config": "kprtrack.pose.variants",
+    "HeatmapCodec": "kprtrack.pose.codecs",
+    "PoseModelConfig": "kprtrack.pose.config",
+    "TopdownHeatmapNet": "kprtrack.pose.model",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'kprtrack.pose' has no attribute {name!r}")
