@@ -12,6 +12,7 @@ Variants (``--variants``):
 * ``kpr_prompts``: ``configs/demo.yaml`` (the shipped KPR, trained with prompts, used with prompts);
 * ``kpr_no_prompts``: the same tracker with the KPR trained *without* the prompt tokenizer
   (``--no-prompt-weights``), used without prompts;
+* ``kpr_prompts_motion``: ``kpr_prompts`` plus the optional IoU motion cue (``tracker.params.motion=iou``);
 * ``bytetrack_iou``: IoU-only ByteTrack, no appearance.
 
 Example::
@@ -44,6 +45,8 @@ def build_variants(args: argparse.Namespace) -> dict[str, dict]:
             if not args.no_prompt_weights:
                 raise SystemExit("kpr_no_prompts needs --no-prompt-weights FILE")
             overrides += [f"reid.weights={args.no_prompt_weights}", "reid.use_prompts=false"]
+        elif name == "kpr_prompts_motion":
+            overrides += ["tracker.params.motion=iou"]
         elif name == "bytetrack_iou":
             overrides += ["reid.kind=none", "tracker.kind=bytetrack_iou", "tracker.params={}"]
         elif name != "kpr_prompts":
