@@ -153,6 +153,10 @@ def build_pipeline(config: PipelineConfig, frame_rate: float = 30.0, gt_path: st
         frame_rate: the video's frame rate (scales the tracker's lost-track buffer).
         gt_path: ground truth for oracle stages.
     """
+    if config.threads is not None:
+        import torch
+
+        torch.set_num_threads(config.threads)
     cache: dict[str, Any] = {}
     detector = build_detector(config, gt_path, cache)
     pose = build_pose(config, gt_path, cache)

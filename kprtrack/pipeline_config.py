@@ -133,6 +133,8 @@ class PipelineConfig:
         device: ``cpu``, ``cuda`` or ``cuda:N``.
         dtype: compute precision of the networks on GPU (``float32``, ``float16``, ``bfloat16``).
         max_people: keep at most this many detections per frame.
+        threads: CPU threads torch may use (process-wide); ``None`` keeps torch's default (one per
+            core). Small models run faster on one thread when other work shares the cores.
     """
 
     detector: DetectorSection = field(default_factory=DetectorSection)
@@ -143,9 +145,12 @@ class PipelineConfig:
     device: str = "cpu"
     dtype: str = "float32"
     max_people: int = 100
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         _choice("pipeline", "dtype", self.dtype, DTYPES)
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads: expected a positive number or null, got {self.threads}")
 
 
 def configs_dir() -> Path:
