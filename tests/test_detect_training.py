@@ -20,6 +20,7 @@ from kprtrack.detect.evaluate import (
     evaluate_detector,
     fraction_inside,
     ignore_mask,
+    precision_recall_at,
 )
 from kprtrack.detect.preprocess import letterbox
 from kprtrack.detect.training import (
@@ -235,6 +236,18 @@ def test_evaluate_detections_by_hand():
     assert m_no_ignore.ap50 < m_dup.ap50
     with pytest.raises(ValueError, match="one entry per image"):
         evaluate_detections(perfect, gt + gt)
+
+
+def test_precision_recall_at_score_cut_offs():
+    gt = [np.array([[0, 0, 10, 20], [30, 0, 40, 20]], np.float32), np.array([[0, 0, 10, 10]], np.float32)]
+    dets = [
+        (np.array([[0, 0, 10, 20], [50, 0, 60, 20]], np.float32), np.array([0.9, 0.6])),  # TP, FP
+        (np.array([[0, 0, 10, 10]], np.float32), np.array([0.3])),  # TP
+    ]
+    cuts = precision_recall_at(dets, gt, [0.5, 0.2, 0.95])
+    assert cuts[0] == {"score": 0.5, "precision": 0.5, "recall": 1 / 3, "tp": 1, "fp": 1}
+    assert cuts[1]["precision"] == pytest.approx(2 / 3) and cuts[1]["recall"] == pytest.approx(2 / 3)
+    assert cuts[2]["tp"] == cuts[2]["fp"] == 0 and cuts[2]["precision"] == 0.0
 
 
 class _OracleDetector:

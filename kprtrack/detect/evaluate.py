@@ -215,7 +215,52 @@ def evaluate_detections(
     )
 
 
-def evaluate_detector(
+def precision_recall_at(
+    detections: Sequence[tuple[np.ndarray, np.ndarray]],
+    ground_truth: Sequence[np.ndarray],
+    score_thresholds: Sequence[float],
+    ignore_masks: Sequence[np.ndarray | None] | None = None,
+    iou_threshold: float = 0.5,
+) -> list[dict[str, float]]:
+    """Precision and recall of the detections kept by each score threshold (choosing a tracker's cut-offs).
+
+    Args:
+        detections: per image ``(boxes (N, 4), scores (N,))``.
+        ground_truth: per image ``(M, 4)`` boxes.
+        score_thresholds: detections with ``score >= threshold`` are kept.
+        ignore_masks: per image ignore mask or ``None`` (as in :func:`evaluate_detections`).
+        iou_threshold: IoU of a match.
+
+    Returns:
+        One ``{'score', 'precision', 'recall', 'tp', 'fp'}`` dict per threshold.
+    """
+    num_gt = int(sum(len(np.asarray(g).reshape(-1, 4)) for g in ground_truth))
+    scores, hits = [], []
+    for i, ((boxes, sc), gt) in enumerate(zip(detections, ground_truth)):
+        ign = fraction_inside(boxes, None if ignore_masks is None else ignore_masks[i]) >= IGNORE_OVERLAP
+        s, t = match_image(boxes, sc, np.asarray(gt).reshape(-1, 4), iou_threshold, ign)
+        scores.append(s)
+        hits.append(t)
+    all_s = np.concatenate(scores) if scores else np.zeros(0)
+    all_t = np.concatenate(hits) if hits else np.zeros(0, bool)
+    out = []
+    for thr in score_thresholds:
+        # greedy matching in score order: the matches among detections above a cut-off do not depend on the rest
+        keep = all_s >= thr
+        tp, fp = int(all_t[keep].sum()), int((~all_t[keep]).sum())
+        out.append(
+            {
+                "score": float(thr),
+                "precision": tp / max(tp + fp, 1),
+                "recall": tp / max(num_gt, 1),
+                "tp": tp,
+                "fp": fp,
+            }
+        )
+    return out
+
+
+def collect_detections(
     detector: Any,
     root: str | Path,
     split: str = "val",
@@ -223,8 +268,8 @@ def evaluate_detector(
     frame_stride: int = 1,
     batch_size: int = 8,
     progress: bool = True,
-) -> tuple[DetectionMetrics, float]:
-    """Run a detector (``detect(frames) -> [(boxes, scores)]``) on a split's labelled frames and score it.
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[np.ndarray], list[np.ndarray | None], float]:
+    """Run a detector (``detect(frames) -> [(boxes, scores)]``) on a split's labelled frames.
 
     Args:
         detector: a :class:`kprtrack.stages.Detector` (e.g. :class:`~kprtrack.detect.YOLOXDetector`).
@@ -236,7 +281,8 @@ def evaluate_detector(
         progress: tqdm bar.
 
     Returns:
-        The metrics and the detector's throughput in frames per second (``detect`` calls only).
+        Per frame the detections, the ground-truth boxes and the ignore mask, and the detector's
+        throughput in frames per second (``detect`` calls only).
     """
     from tqdm import tqdm
 
@@ -258,4 +304,18 @@ def evaluate_detector(
             rows = [[x, y, x + w, y + h] for x, y, w, h in (a[box] for a in seq.annotations(t)) if w > 0 and h > 0]
             gts.append(np.asarray(rows, np.float32).reshape(-1, 4))
             masks.append(ignore_mask(frame.shape[:2], seq.ignore_regions(t)))
-    return evaluate_detections(dets, gts, masks), len(jobs) / max(seconds, 1e-9)
+    return dets, gts, masks, len(jobs) / max(seconds, 1e-9)
+
+
+def evaluate_detector(
+    detector: Any,
+    root: str | Path,
+    split: str = "val",
+    box: str = "bbox",
+    frame_stride: int = 1,
+    batch_size: int = 8,
+    progress: bool = True,
+) -> tuple[DetectionMetrics, float]:
+    """:func:`collect_detections` then :func:`evaluate_detections`; returns the metrics and frames per second."""
+    dets, gts, masks, fps = collect_detections(detector, root, split, box, frame_stride, batch_size, progress)
+    return evaluate_detections(dets, gts, masks), fps

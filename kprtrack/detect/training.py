@@ -65,7 +65,8 @@ class DetectorTrainConfig:
         input_size: network input ``[height, width]``, multiples of 32; use the same at inference.
         epochs: training epochs.
         batch_size: frames per iteration.
-        lr_per_image: base learning rate per image (Megvii's ``basic_lr_per_img``); the LR is this times
+        lr_per_image: base learning rate per image (Megvii's ``basic_lr_per_img`` is 0.01 / 64; a short schedule
+            with small batches wants more); the LR is this times
             ``batch_size``.
         momentum: SGD Nesterov momentum.
         weight_decay: on conv weights only.
@@ -100,7 +101,7 @@ class DetectorTrainConfig:
     input_size: tuple[int, int] = (192, 320)
     epochs: int = 4
     batch_size: int = 8
-    lr_per_image: float = 0.01 / 64
+    lr_per_image: float = 0.001
     momentum: float = 0.9
     weight_decay: float = 5e-4
     warmup_epochs: float = 0.3
