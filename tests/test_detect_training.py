@@ -37,6 +37,7 @@ from tests.conftest import REPO
 from tests.synth_data import generated
 
 SIZE = (64, 96)
+SHIPPED = REPO / "weights" / "yolox_nano_synth_192x320.pth"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -272,3 +273,11 @@ def test_evaluate_detector_on_the_ground_truth_is_perfect(tiny):
     metrics, fps = evaluate_detector(_OracleDetector(tiny, "val"), tiny, "val", progress=False)
     assert metrics.ap50 == pytest.approx(1.0) and metrics.ap == pytest.approx(1.0) and fps > 0
     assert metrics.num_gt == metrics.num_dets > 0
+
+
+def test_shipped_detector_finds_the_people_of_a_synthetic_clip(tiny):
+    """The shipped file loads unchanged and detects the tiny preset's people (320x180 frames, scale 1)."""
+    det = YOLOXDetector.from_checkpoint(SHIPPED, input_size=(192, 320))
+    assert det.num_classes == 1 and det.config.conf_threshold == 0.1 and det.config.nms_threshold == 0.45
+    metrics, _ = evaluate_detector(det, tiny, "val", frame_stride=4, progress=False)
+    assert metrics.ap50 > 0.6, metrics.as_dict()

@@ -28,6 +28,7 @@ from kprtrack.synth.dataset import SynthDataset
 from tests.conftest import REPO
 from tests.synth_data import generated
 
+SHIPPED = REPO / "weights" / "hrnet_w8_synth_128x96.pth"
 POSETRACK_FLIP = (0, 1, 2, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)
 
 
@@ -219,3 +220,12 @@ def test_evaluate_pose_on_the_ground_truth_is_perfect(tiny):
             keypoint_format = "coco17"
 
         evaluate_pose(_Coco(tiny, "val"), tiny, "val", progress=False)
+
+
+def test_shipped_pose_model_finds_the_joints_of_a_synthetic_clip(tiny):
+    """The shipped file loads unchanged, declares posetrack21 and localises the tiny preset's joints."""
+    est = HRNetPoseEstimator.from_checkpoint(SHIPPED)
+    assert est.keypoint_format == "posetrack21" and est.flip_test and est.cfg.pipeline.flip_indices == POSETRACK_FLIP
+    assert est.cfg.pipeline.input_size == (96, 128)
+    metrics, _ = evaluate_pose(est, tiny, "val", frame_stride=8, progress=False)
+    assert metrics.pckh > 0.5, metrics.as_dict()

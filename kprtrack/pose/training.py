@@ -108,7 +108,7 @@ class PoseTrainConfig:
     train_occluded: bool = True
     min_keypoints: int = 3
     min_box_size: float = 8.0
-    epochs: int = 1
+    epochs: int = 2
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 0.0
