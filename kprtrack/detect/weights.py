@@ -237,11 +237,14 @@ def save_megvii_checkpoint(
     model: YOLOX,
     optimizer: torch.optim.Optimizer | None = None,
     start_epoch: int = 0,
+    extra: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``{'start_epoch', 'model', 'optimizer'?, 'arch'}`` as Megvii's trainer does (``ckpt_state``).
 
     ``arch`` (plain numbers) is an addition that Megvii's ``load_state_dict(ckpt['model'])`` ignores;
-    it lets :func:`load_yolox` rebuild non-official sizes. Readable with ``torch.load(weights_only=True)``.
+    it lets :func:`load_yolox` rebuild non-official sizes. ``extra`` adds further top-level entries
+    (training meta, resume state; plain containers, numbers, strings and tensors) that loaders ignore.
+    Readable with ``torch.load(weights_only=True)``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -259,5 +262,9 @@ def save_megvii_checkpoint(
     }
     if optimizer is not None:
         state["optimizer"] = optimizer.state_dict()
+    clash = sorted(set(extra or {}) & set(state))
+    if clash:
+        raise ValueError(f"save_megvii_checkpoint: extra entries {clash} would overwrite the checkpoint's own")
+    state.update(extra or {})
     torch.save(state, path)
     return path

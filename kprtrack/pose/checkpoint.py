@@ -170,6 +170,7 @@ def save_mmpose_checkpoint(
     path: str | os.PathLike[str],
     meta: Mapping[str, Any] | None = None,
     config_text: str | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> Path:
     """Save ``{'meta', 'state_dict'}`` as mmengine's Runner does, readable by :func:`load_pose_model` and mmpose.
 
@@ -183,6 +184,8 @@ def save_mmpose_checkpoint(
         path: output file.
         meta: extra meta entries (epoch, iter, ...).
         config_text: mmengine config source to embed instead of the generated one.
+        extra: further top-level entries (``optimizer``, resume state, as mmengine's ``optimizer`` /
+            ``message_hub``), ignored by the loaders.
 
     Returns:
         The written path.
@@ -206,5 +209,10 @@ def save_mmpose_checkpoint(
     state = OrderedDict((k, v.detach().cpu()) for k, v in net.state_dict().items())
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"meta": full_meta, "state_dict": state}, path)
+    ckpt: dict[str, Any] = {"meta": full_meta, "state_dict": state}
+    clash = sorted(set(extra or {}) & set(ckpt))
+    if clash:
+        raise ValueError(f"save_mmpose_checkpoint: extra entries {clash} would overwrite the checkpoint's own")
+    ckpt.update(extra or {})
+    torch.save(ckpt, path)
     return path
