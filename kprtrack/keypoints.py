@@ -42,8 +42,15 @@ SKELETON: tuple[tuple[int, int], ...] = (
     (5, 7), (6, 8), (7, 9), (8, 10), (0, 1), (1, 2), (0, 3), (0, 4), (3, 5), (4, 6),
 )  # fmt: skip
 
-#: Left/right swap permutation (same for both conventions), e.g. for flip augmentation.
+#: Left/right swap permutation of ``coco17`` (the eyes swap), e.g. for flip test and flip augmentation.
 FLIP_INDEX: tuple[int, ...] = (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)
+
+#: Left/right swap permutation per convention: in ``posetrack21`` head_bottom and head_top stay in place
+#: (PoseTrack18's flip pairs), only ears and limbs swap.
+FLIP_INDICES: dict[str, tuple[int, ...]] = {
+    "coco17": FLIP_INDEX,
+    "posetrack21": (0, 1, 2, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15),
+}
 
 #: Same index in both conventions.
 _SHARED = (0, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)

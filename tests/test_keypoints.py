@@ -35,3 +35,21 @@ def test_bad_input():
         convert_keypoints(np.zeros((17, 3)), "coco17", "openpose")
     with pytest.raises(ValueError, match=r"\(\.\.\., 17, 3\)"):
         convert_keypoints(np.zeros((18, 3)), "coco17", "posetrack21")
+
+
+def test_posetrack21_flip_keeps_head_bottom_and_top():
+    from kprtrack.keypoints import FLIP_INDICES
+
+    flip = np.array(FLIP_INDICES["posetrack21"])
+    assert flip[1] == 1 and flip[2] == 2 and flip[3] == 4 and np.array_equal(flip[flip], np.arange(17))
+
+
+def test_pose_config_switches_flip_pairs_with_convention():
+    from kprtrack.keypoints import FLIP_INDICES
+    from kprtrack.pose.variants import VARIANTS
+
+    cfg = VARIANTS["hrnet_w32_256x192"]()
+    assert cfg.pipeline.flip_indices == FLIP_INDICES["coco17"]
+    pt = cfg.with_keypoint_format("posetrack21")
+    assert pt.pipeline.flip_indices == FLIP_INDICES["posetrack21"]
+    assert pt.with_keypoint_format("coco17").pipeline.flip_indices == FLIP_INDICES["coco17"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from kprtrack.keypoints import FLIP_INDEX, check_convention
+from kprtrack.keypoints import FLIP_INDEX, FLIP_INDICES, check_convention
 
 BLOCK_TYPES: tuple[str, ...] = ("BASIC", "BOTTLENECK")
 #: Output channels of a block per channel of ``num_channels``.
@@ -236,5 +236,13 @@ class PoseModelConfig:
             raise ValueError(f"{len(self.pipeline.flip_indices)} flip_indices for {self.head.out_channels} heatmaps")
 
     def with_keypoint_format(self, keypoint_format: str) -> PoseModelConfig:
-        """A copy declaring another keypoint convention."""
-        return replace(self, keypoint_format=check_convention(keypoint_format))
+        """A copy declaring another keypoint convention.
+
+        Flip indices that are the old convention's default become the new convention's default
+        (flip indices stored in a checkpoint's meta are applied afterwards by the loader).
+        """
+        check_convention(keypoint_format)
+        out = replace(self, keypoint_format=keypoint_format)
+        if self.pipeline.flip_indices == FLIP_INDICES.get(self.keypoint_format):
+            out = replace(out, pipeline=replace(self.pipeline, flip_indices=FLIP_INDICES[keypoint_format]))
+        return out
