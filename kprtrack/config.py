@@ -153,3 +153,20 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             node = child
         node[parts[-1]] = yaml.safe_load(raw)
     return out
+
+
+def load_config(
+    cls: type[T],
+    path: str | os.PathLike[str] | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    where: str = "",
+) -> T:
+    """Dataclass ``cls``: its defaults, updated by a YAML file and ``key=value`` overrides.
+
+    Raises:
+        ConfigError: unknown key or wrong type (the message names it and the file).
+    """
+    data = load_yaml(path) if path is not None else {}
+    if overrides:
+        data = apply_overrides(data, list(overrides))
+    return dataclass_from_dict(cls, data, str(path) if path is not None else (where or cls.__name__))

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from kprtrack.checkpoints import extract_state_dict, load_checkpoint, load_state_dict_strict
-from kprtrack.config import dataclass_from_dict, dataclass_to_dict
+from kprtrack.config import dataclass_to_dict
 from kprtrack.detect.model import YOLOXArch
 from kprtrack.detect.preprocess import PAD_VALUE, letterbox
 from kprtrack.detect.train import ModelEMA, TrainStep, build_optimizer, use_l1_at
@@ -507,11 +507,9 @@ def train_detector(cfg: DetectorTrainConfig, stop_after_epoch: int | None = None
 
 def config_from_yaml(path: str | Path | None, overrides: Sequence[str] = ()) -> DetectorTrainConfig:
     """Defaults, updated by a YAML file and ``key=value`` overrides (unknown keys are errors)."""
-    from kprtrack.config import apply_overrides, load_yaml
+    from kprtrack.config import load_config
 
-    data = load_yaml(path) if path is not None else {}
-    data = apply_overrides(data, list(overrides))
-    return dataclass_from_dict(DetectorTrainConfig, data, str(path) if path else "detector config")
+    return load_config(DetectorTrainConfig, path, overrides, "detector config")
 
 
 __all__ = [

@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from kprtrack.checkpoints import extract_state_dict, load_checkpoint, load_state_dict_strict
-from kprtrack.config import dataclass_from_dict, dataclass_to_dict
+from kprtrack.config import dataclass_to_dict
 from kprtrack.keypoints import CONVENTIONS
 from kprtrack.pose.augment import AugmentConfig, TrainingSample, make_training_sample
 from kprtrack.pose.checkpoint import save_mmpose_checkpoint
@@ -430,8 +430,6 @@ def train_pose(cfg: PoseTrainConfig, stop_after_epoch: int | None = None, progre
 
 def config_from_yaml(path: str | Path | None, overrides: Sequence[str] = ()) -> PoseTrainConfig:
     """Defaults, updated by a YAML file and ``key=value`` overrides (unknown keys are errors)."""
-    from kprtrack.config import apply_overrides, load_yaml
+    from kprtrack.config import load_config
 
-    data = load_yaml(path) if path is not None else {}
-    data = apply_overrides(data, list(overrides))
-    return dataclass_from_dict(PoseTrainConfig, data, str(path) if path else "pose config")
+    return load_config(PoseTrainConfig, path, overrides, "pose config")
