@@ -5,8 +5,7 @@ Heavy modules load lazily: ``from kprtrack.detect import YOLOXDetector`` imports
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from kprtrack.lazy import lazy_getattr
 
 _EXPORTS = {
     "YOLOX": "kprtrack.detect.model",
@@ -30,7 +29,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'kprtrack.detect' has no attribute {name!r}")
+__getattr__ = lazy_getattr("kprtrack.detect", _EXPORTS)

@@ -10,8 +10,7 @@ Main entry points (imported lazily so that ``import kprtrack.pose`` stays cheap)
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from kprtrack.lazy import lazy_getattr
 
 _EXPORTS: dict[str, str] = {
     "HRNetPoseEstimator": "kprtrack.pose.estimator",
@@ -30,7 +29,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'kprtrack.pose' has no attribute {name!r}")
+__getattr__ = lazy_getattr("kprtrack.pose", _EXPORTS)

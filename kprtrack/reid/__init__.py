@@ -5,8 +5,7 @@ The public names below are imported lazily, so ``import kprtrack.reid.distance``
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from kprtrack.lazy import lazy_getattr
 
 _EXPORTS = {
     "KPR": "kprtrack.reid.model",
@@ -29,7 +28,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'kprtrack.reid' has no attribute {name!r}")
+__getattr__ = lazy_getattr("kprtrack.reid", _EXPORTS)
