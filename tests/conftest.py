@@ -1,4 +1,4 @@
-"""Shared test helpers: locating the reference fixtures in ``../shared/fixtures``."""
+"""Shared test helpers: the reference fixtures (``../shared/fixtures``) and real assets (``../shared/real``)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,23 @@ def require_fixture(name: str) -> Path:
     path = fixtures_root() / name
     if not path.exists():
         msg = f"reference fixture {path} is not present"
+        if os.environ.get("KPRTRACK_REQUIRE_FIXTURES") == "1":
+            pytest.fail(msg + " (KPRTRACK_REQUIRE_FIXTURES=1)")
+        pytest.skip(msg)
+    return path
+
+
+def real_root() -> Path:
+    """``$KPRTRACK_REAL`` or ``<repo>/../shared/real`` (real models, photos and clips made by others)."""
+    env = os.environ.get("KPRTRACK_REAL")
+    return Path(env) if env else REPO.parent / "shared" / "real"
+
+
+def require_real(name: str) -> Path:
+    """Path of ``real/<name>``; skip the test if absent, fail if KPRTRACK_REQUIRE_FIXTURES=1."""
+    path = real_root() / name
+    if not path.exists():
+        msg = f"real asset {path} is not present"
         if os.environ.get("KPRTRACK_REQUIRE_FIXTURES") == "1":
             pytest.fail(msg + " (KPRTRACK_REQUIRE_FIXTURES=1)")
         pytest.skip(msg)
