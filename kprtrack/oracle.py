@@ -9,11 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kprtrack.boxes import iou_matrix
+from kprtrack.config import ConfigError
 from kprtrack.io.posetrack21 import read_ground_truth
+from kprtrack.registry import BuildContext, register_detector, register_pose
+
+if TYPE_CHECKING:
+    from kprtrack.pipeline_config import DetectorSection, PoseSection
 
 
 class GroundTruthOracle:
@@ -91,3 +97,28 @@ class GroundTruthOracle:
             ok = iou[np.arange(len(boxes)), best] > 0.3
             out[ok] = gt_kps[best[ok]]
         return out
+
+
+def shared_oracle(context: BuildContext) -> GroundTruthOracle:
+    """The pipeline's one oracle (it serves as detector and as pose estimator).
+
+    Raises:
+        ConfigError: if the context has no ground truth.
+    """
+    if context.gt_path is None:
+        raise ConfigError(
+            "oracle stages need the sequence's ground truth (--gt FILE, or a PoseTrack21 sequence folder)"
+        )
+    return context.shared_object("oracle", lambda: GroundTruthOracle(context.gt_path))
+
+
+@register_detector("oracle")
+def build_oracle_detector(section: DetectorSection, context: BuildContext) -> GroundTruthOracle:
+    """Ground-truth boxes (debugging, tracker-only measurements)."""
+    return shared_oracle(context)
+
+
+@register_pose("oracle")
+def build_oracle_pose(section: PoseSection, context: BuildContext) -> GroundTruthOracle:
+    """Ground-truth poses of the best-overlapping ground-truth box."""
+    return shared_oracle(context)

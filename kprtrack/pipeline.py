@@ -11,11 +11,11 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kprtrack.stages import Detector, Embedder, PoseEstimator
+from kprtrack.stages import Detector, Embedder, FrameObserver, PoseEstimator, Tracker
 from kprtrack.structures import FrameRecord
 
 if TYPE_CHECKING:
@@ -23,14 +23,6 @@ if TYPE_CHECKING:
     from kprtrack.video import FrameSource
 
 STAGES = ("decode", "detect", "pose", "reid", "track")
-
-
-class Tracker(Protocol):
-    """What the pipeline needs from a tracker."""
-
-    def update(self, record: FrameRecord) -> FrameRecord: ...
-
-    def reset(self) -> None: ...
 
 
 @dataclass
@@ -54,7 +46,7 @@ class Pipeline:
         pose: estimates their keypoints (:class:`kprtrack.stages.PoseEstimator`).
         embedder: KPR re-identification (:class:`kprtrack.stages.Embedder`), or ``None`` for
             trackers that need no appearance (e.g. the IoU baseline).
-        tracker: associates detections over time (``update(record) -> record``).
+        tracker: associates detections over time (:class:`kprtrack.stages.Tracker`).
         max_people: keep at most this many highest-scoring detections per frame (bounds compute).
     """
 
@@ -82,14 +74,16 @@ class Pipeline:
         Args:
             config: the configuration.
             overrides: ``key.sub=value`` strings applied on top (like ``--set``).
-            **kwargs: extra keyword arguments for :func:`kprtrack.factory.build_pipeline` (e.g. ``gt_path``
+            **kwargs: extra keyword arguments for :func:`kprtrack.assembly.build_pipeline` (e.g. ``gt_path``
                 for oracle stages, ``frame_rate``).
         """
-        from kprtrack.factory import build_pipeline
-        from kprtrack.pipeline_config import load_pipeline_config
+        from kprtrack.assembly import build_pipeline
+        from kprtrack.pipeline_config import PipelineConfig, load_pipeline_config
 
-        if not hasattr(config, "detector"):
+        if not isinstance(config, PipelineConfig):
             config = load_pipeline_config(config, list(overrides))
+        elif overrides:
+            raise ValueError("overrides apply to a config file or name, not to a PipelineConfig object")
         return build_pipeline(config, **kwargs)
 
     def reset(self) -> None:
@@ -98,9 +92,10 @@ class Pipeline:
         self.timer = StageTimer()
 
     def _notify(self, index: int) -> None:
+        """Tell each distinct stage that observes frames (:class:`~kprtrack.stages.FrameObserver`) the next index."""
         seen = set()
         for stage in (self.detector, self.pose, self.embedder):
-            if stage is not None and id(stage) not in seen and hasattr(stage, "on_frame"):
+            if isinstance(stage, FrameObserver) and id(stage) not in seen:
                 stage.on_frame(index)
                 seen.add(id(stage))
 

@@ -3,6 +3,10 @@
 The dataclass defaults below are the paper's setting with the official checkpoints and are the
 single source of default values: ``configs/kprtrack.yaml`` restates them (a test checks that) and
 ``configs/demo.yaml`` overrides what differs for the project's shipped small weights.
+
+This module imports no stage implementation (no torch, cv2 or lap): each section's ``kind`` is
+looked up in the stage registries of :mod:`kprtrack.registry` when the config is loaded from a
+file and again when the pipeline is built.
 """
 
 from __future__ import annotations
@@ -12,18 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from kprtrack.config import ConfigError, apply_overrides, dataclass_from_dict, load_yaml
-from kprtrack.track.filters import OutputFilterConfig
+from kprtrack.track.config import TRACKER_CONFIGS, OutputFilterConfig, TrackerConfig
 
-DETECTOR_KINDS = ("yolox", "ultralytics", "oracle")
-POSE_KINDS = ("hrnet", "ultralytics", "mmpose", "oracle")
-REID_KINDS = ("kpr", "none")
-TRACKER_KINDS = ("kprtrack", "bytetrack_iou")
 DTYPES = ("float32", "float16", "bfloat16")
-
-
-def _choice(section: str, name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{section}.{name}: {value!r} is not one of {', '.join(allowed)}")
 
 
 @dataclass
@@ -31,9 +26,11 @@ class DetectorSection:
     """Person detector.
 
     Attributes:
-        kind: ``yolox`` (native), ``ultralytics`` (any ultralytics model; ``weights`` is its ``.pt``
-            or model YAML) or ``oracle`` (ground truth).
-        weights: manifest name or file path of the checkpoint.
+        kind: a registered detector (``kprtrack.registry.DETECTORS``): ``yolox`` (native),
+            ``ultralytics`` (any ultralytics model; ``weights`` is its ``.pt`` or model YAML) or
+            ``oracle`` (ground truth).
+        weights: manifest name or file path of the checkpoint; ``random:<variant>`` builds the
+            variant with random weights (wiring tests, speed benchmarks).
         input_size: network input ``[height, width]``; ``None`` = the variant's test size. Larger finds
             smaller people and costs more.
         score_threshold: detections below are discarded; ``None`` = the checkpoint convention's
@@ -50,7 +47,6 @@ class DetectorSection:
     nms_threshold: float | None = None
 
     def __post_init__(self) -> None:
-        _choice("detector", "kind", self.kind, DETECTOR_KINDS)
         if self.input_size is not None and (len(self.input_size) != 2 or min(self.input_size) <= 0):
             raise ValueError(f"detector.input_size: expected [height, width], got {list(self.input_size)}")
 
@@ -60,8 +56,9 @@ class PoseSection:
     """Top-down pose estimator.
 
     Attributes:
-        kind: ``hrnet`` (native), ``ultralytics``, ``mmpose`` or ``oracle``.
-        weights: manifest name or checkpoint path.
+        kind: a registered pose estimator (``kprtrack.registry.POSE_ESTIMATORS``): ``hrnet``
+            (native), ``ultralytics`` (the detector's YOLO-pose model), ``mmpose`` or ``oracle``.
+        weights: manifest name or checkpoint path (``random:<variant>``: random weights).
         config: mmpose ``config.py`` (required for ``kind: mmpose``; optional for ``hrnet``, whose
             architecture is otherwise read from the checkpoint).
         flip_test: average with the horizontally flipped crop (better keypoints, twice the cost).
@@ -72,17 +69,15 @@ class PoseSection:
     config: str | None = None
     flip_test: bool = True
 
-    def __post_init__(self) -> None:
-        _choice("pose", "kind", self.kind, POSE_KINDS)
-
 
 @dataclass
 class ReidSection:
     """KPR re-identification.
 
     Attributes:
-        kind: ``kpr`` or ``none`` (no appearance: only for the IoU baseline tracker).
-        weights: manifest name or checkpoint path.
+        kind: a registered embedder (``kprtrack.registry.EMBEDDERS``): ``kpr`` or ``none`` (no
+            appearance: only for trackers that need none, e.g. the IoU baseline).
+        weights: manifest name or checkpoint path (``random:<variant>``: random weights).
         use_prompts: feed the keypoint prompts (positives and in-box negatives); ``False`` runs
             KPR in its prompt-optional mode.
         batch_size: crops per forward pass.
@@ -94,7 +89,6 @@ class ReidSection:
     batch_size: int = 32
 
     def __post_init__(self) -> None:
-        _choice("reid", "kind", self.kind, REID_KINDS)
         if self.batch_size <= 0:
             raise ValueError("reid.batch_size: must be positive")
 
@@ -113,14 +107,17 @@ class TrackerSection:
     params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _choice("tracker", "kind", self.kind, TRACKER_KINDS)
         self.build_config()  # validate params now: unknown keys are errors at load time
 
-    def build_config(self) -> Any:
-        """The tracker variant's config dataclass with ``params`` applied."""
-        from kprtrack.track import TRACKERS
+    def build_config(self) -> TrackerConfig:
+        """The tracker variant's config dataclass with ``params`` applied.
 
-        return dataclass_from_dict(TRACKERS[self.kind].config_class, self.params, f"tracker.params ({self.kind})")
+        Raises:
+            ConfigError: unknown kind, unknown key or bad value (naming it).
+        """
+        if self.kind not in TRACKER_CONFIGS:
+            raise ConfigError(f"tracker.kind: {self.kind!r} is not one of {', '.join(sorted(TRACKER_CONFIGS))}")
+        return dataclass_from_dict(TRACKER_CONFIGS[self.kind], self.params, f"tracker.params ({self.kind})")
 
 
 @dataclass
@@ -135,6 +132,8 @@ class PipelineConfig:
         max_people: keep at most this many detections per frame.
         threads: CPU threads torch may use (process-wide); ``None`` keeps torch's default (one per
             core). Small models run faster on one thread when other work shares the cores.
+        seed: torch's random seed, set before the stages are built (only ``random:`` weights use it);
+            ``None`` leaves the generator alone.
     """
 
     detector: DetectorSection = field(default_factory=DetectorSection)
@@ -146,11 +145,22 @@ class PipelineConfig:
     dtype: str = "float32"
     max_people: int = 100
     threads: int | None = None
+    seed: int | None = None
 
     def __post_init__(self) -> None:
-        _choice("pipeline", "dtype", self.dtype, DTYPES)
+        if self.dtype not in DTYPES:
+            raise ValueError(f"pipeline.dtype: {self.dtype!r} is not one of {', '.join(DTYPES)}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads: expected a positive number or null, got {self.threads}")
+        if self.max_people < 1:
+            raise ValueError(f"max_people: expected a positive number, got {self.max_people}")
+        if self.reid.kind == "none" and self.tracker.build_config().needs_appearance:
+            raise ValueError(
+                f"tracker.kind {self.tracker.kind} needs appearance: set reid.kind to an embedder "
+                "(or use tracker.kind bytetrack_iou)"
+            )
+        if self.pose.kind == "ultralytics" and self.detector.kind != "ultralytics":
+            raise ValueError("pose.kind ultralytics needs detector.kind ultralytics with a YOLO-pose model")
 
 
 def configs_dir() -> Path:
@@ -190,8 +200,10 @@ def load_pipeline_config(path: str | Path | None = None, overrides: list[str] | 
         overrides: ``key.sub=value`` strings (``--set``).
 
     Raises:
-        ConfigError: unknown key, wrong type, missing file; the message names the key and file.
+        ConfigError: unknown key or kind, wrong type, missing file; the message names the key and file.
     """
+    from kprtrack.registry import check_kinds
+
     data: dict[str, Any] = {}
     where = "defaults"
     if path is not None:
@@ -204,8 +216,12 @@ def load_pipeline_config(path: str | Path | None = None, overrides: list[str] | 
         data = apply_overrides(data, overrides)
         where += " + --set"
     try:
-        return dataclass_from_dict(PipelineConfig, data, where)
-    except ConfigError:
-        raise
+        config = dataclass_from_dict(PipelineConfig, data, where)
+        check_kinds(config)
+    except ConfigError as exc:
+        if str(exc).startswith(where):
+            raise
+        raise ConfigError(f"{where}: {exc}") from exc
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from exc
+    return config

@@ -1,7 +1,8 @@
 """The interfaces of the pipeline's stages.
 
 Every backend (native YOLOX/HRNet/KPR, ultralytics, mmpose, oracles used in tests) implements
-one of these protocols, so the pipeline can swap them through configuration.
+one of these protocols, so the pipeline can swap them through configuration; a backend's builder
+registers it under a ``kind`` in :mod:`kprtrack.registry`.
 
 Conventions shared by all stages:
 
@@ -18,6 +19,8 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from kprtrack.structures import FrameRecord
 
 
 @runtime_checkable
@@ -78,4 +81,34 @@ class Embedder(Protocol):
         Returns:
             ``embeddings (N, P, D)`` float32 and ``visibility (N, P)`` bool.
         """
+        ...
+
+
+@runtime_checkable
+class Tracker(Protocol):
+    """Links the people of successive frames (assigns track ids)."""
+
+    def update(self, record: FrameRecord) -> FrameRecord:
+        """Associate one frame's detections with the tracks.
+
+        Args:
+            record: the frame's detections (boxes, scores, keypoints, and embeddings when the tracker
+                uses appearance), rows in detector order.
+
+        Returns:
+            The same rows, in the same order, with ``track_ids`` set (``-1``: untracked).
+        """
+        ...
+
+    def reset(self) -> None:
+        """Forget every track (call between videos)."""
+        ...
+
+
+@runtime_checkable
+class FrameObserver(Protocol):
+    """Optional hook of a stage that needs to know which frame comes next (e.g. ground-truth oracles)."""
+
+    def on_frame(self, index: int) -> None:
+        """Called by the pipeline with each frame's index before any stage runs on it."""
         ...

@@ -110,6 +110,41 @@ def resolve(name_or_path: str | os.PathLike[str], manifest: dict[str, WeightsEnt
     )
 
 
+#: prefix of a weights value that asks for a randomly initialised architecture (``random:yolox_x``).
+RANDOM_PREFIX = "random:"
+
+
+def random_variant(name: str | None) -> str | None:
+    """The architecture named by ``random:<variant>``, or ``None`` for a real weights name or path."""
+    if name is not None and name.startswith(RANDOM_PREFIX):
+        return name[len(RANDOM_PREFIX) :]
+    return None
+
+
+def checkpoint_path(name: str, must_exist: bool = True) -> str:
+    """The file behind a manifest name or path (what a stage builder loads).
+
+    Args:
+        name: manifest name or file path.
+        must_exist: with ``False`` an unknown name is returned as it is (e.g. an ultralytics model YAML).
+
+    Raises:
+        WeightsNotFoundError: the file is missing (the message says where it was looked for and its source).
+    """
+    try:
+        return str(resolve(name))
+    except WeightsNotFoundError:
+        if must_exist:
+            raise
+        return name
+
+
+def manifest_keypoint_format(name: str) -> str | None:
+    """The keypoint convention the manifest records for weights ``name`` (``None`` if unknown)."""
+    entry = load_manifest().get(name)
+    return entry.keypoint_format if entry is not None else None
+
+
 def sha256sum(path: str | os.PathLike[str]) -> str:
     """Hex sha256 of a file."""
     h = hashlib.sha256()

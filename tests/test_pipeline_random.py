@@ -1,10 +1,13 @@
-"""The full-size architectures (YOLOX-x, HRNet-W32, KPR Swin-B 384x128), randomly initialised, wired end to end."""
+"""The full-size architectures (YOLOX-x, HRNet-W32, KPR Swin-B 384x128), randomly initialised, wired end to end.
+
+They are built from ``configs/bench/full_random.yaml`` through the one assembly path (``random:`` weights).
+"""
 
 import numpy as np
 import pytest
 import torch
 
-from kprtrack.factory import build_random_pipeline
+from kprtrack.pipeline import Pipeline
 
 
 @pytest.fixture
@@ -16,9 +19,8 @@ def one_thread():
 
 
 def test_full_size_random_models_wire_shapes_batching_and_ids(one_thread):
-    # random detectors score ~1e-4: zero thresholds so that every detection starts a track
-    params = {"high_thresh": 1e-6, "low_thresh": 0.0, "new_track_thresh": 0.0}
-    pipe = build_random_pipeline(max_people=3, tracker_params=params)
+    # random detectors score ~1e-4: the config zeroes the thresholds so that every detection starts a track
+    pipe = Pipeline.from_config("bench/full_random", ["max_people=3"])
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 255, (240, 320, 3), dtype=np.uint8) for _ in range(2)]
     records = list(pipe.track(frames))

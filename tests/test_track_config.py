@@ -7,7 +7,15 @@ import dataclasses
 import pytest
 
 from kprtrack.config import ConfigError, dataclass_to_dict, load_dataclass
-from kprtrack.track import TRACKERS, ByteTrackIoU, ByteTrackIoUConfig, KPRTracker, KPRTrackerConfig, build_tracker
+from kprtrack.track import (
+    TRACKER_CONFIGS,
+    TRACKERS,
+    ByteTrackIoU,
+    ByteTrackIoUConfig,
+    KPRTracker,
+    KPRTrackerConfig,
+    build_tracker,
+)
 from tests.conftest import REPO
 
 CONFIGS = {"kprtrack": KPRTrackerConfig, "bytetrack_iou": ByteTrackIoUConfig}
@@ -23,6 +31,7 @@ def test_yaml_equals_dataclass_defaults(name):
 
     assert set(load_yaml(path)) == {f.name for f in dataclasses.fields(cls)}  # every field stated
     assert TRACKERS[name].config_class is cls
+    assert TRACKER_CONFIGS[name] is cls  # the light table the pipeline config reads
 
 
 def test_unknown_key_is_an_error(tmp_path):

@@ -5,8 +5,9 @@ Two settings:
 
 * ``small``: the shipped small models (``configs/demo.yaml``) on a synthetic 640x360 clip;
 * ``full``: the full-size architectures (YOLOX-x, HRNet-W32 256x192, KPR Swin-B 384x128) with random
-  weights on 1920x1080 frames with ``--people`` detections per frame (random weights find no real
-  people, so the detector's output is capped at that many boxes; compute per frame is what counts).
+  weights (``configs/bench/full_random.yaml``) on 1920x1080 frames with ``--people`` detections per
+  frame (random weights find no real people, so the detector's output is capped at that many boxes;
+  compute per frame is what counts).
 
 Examples::
 
@@ -68,10 +69,10 @@ def bench_small(args: argparse.Namespace) -> None:
 
 
 def bench_full(args: argparse.Namespace) -> None:
-    from kprtrack.factory import build_random_pipeline
+    from kprtrack.pipeline import Pipeline
 
-    params = {"high_thresh": 1e-6, "low_thresh": 0.0, "new_track_thresh": 0.0}
-    pipe = build_random_pipeline(max_people=args.people, device=args.device, dtype=args.dtype, tracker_params=params)
+    overrides = [f"max_people={args.people}", f"device={args.device}", f"dtype={args.dtype}"]
+    pipe = Pipeline.from_config("bench/full_random", overrides)
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 255, (1080, 1920, 3), dtype=np.uint8) for _ in range(min(args.frames, 4))]
     for t in range(args.warmup):

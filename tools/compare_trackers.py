@@ -35,8 +35,9 @@ import torch  # noqa: E402
 
 
 def build_variants(args: argparse.Namespace) -> dict[str, dict]:
-    from kprtrack.factory import build_embedder
+    from kprtrack.assembly import build_embedder
     from kprtrack.pipeline_config import load_pipeline_config
+    from kprtrack.registry import BuildContext
 
     variants = {}
     for name in args.variants:
@@ -52,7 +53,8 @@ def build_variants(args: argparse.Namespace) -> dict[str, dict]:
         elif name != "kpr_prompts":
             raise SystemExit(f"unknown variant {name}")
         cfg = load_pipeline_config(args.config, overrides)
-        variants[name] = {"config": cfg, "embedder": build_embedder(cfg, "posetrack21")}
+        context = BuildContext(cfg, keypoint_format="posetrack21")
+        variants[name] = {"config": cfg, "embedder": build_embedder(cfg, context)}
     return variants
 
 
@@ -75,11 +77,12 @@ def main() -> None:
 
     from tqdm import tqdm
 
+    from kprtrack.assembly import build_detector, build_pose, build_tracker
     from kprtrack.eval.evaluate import evaluate_folders
     from kprtrack.eval.options import EvalOptions
-    from kprtrack.factory import build_detector, build_pose, build_tracker
     from kprtrack.io.posetrack21 import PredictionWriter
     from kprtrack.oracle import GroundTruthOracle
+    from kprtrack.registry import BuildContext
     from kprtrack.run import to_posetrack21
     from kprtrack.structures import FrameRecord
     from kprtrack.synth.config import SplitSpec, make_config
@@ -105,7 +108,10 @@ def main() -> None:
             source = FrameSource(seq)
             oracle = GroundTruthOracle(source.info.gt_path) if args.oracle else None
             det, est = (oracle, oracle) if args.oracle else (detector, pose)
-            trackers = {n: build_tracker(v["config"], source.info.fps) for n, v in variants.items()}
+            trackers = {
+                n: build_tracker(v["config"], BuildContext(v["config"], frame_rate=source.info.fps))
+                for n, v in variants.items()
+            }
             writers = {n: PredictionWriter(Path(tmp) / n / f"{seq.name}.json", source.info.images) for n in variants}
             for index, frame in tqdm(source, desc=seq.name, unit="frame"):
                 if oracle is not None:

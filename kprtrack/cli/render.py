@@ -66,14 +66,17 @@ def command(
     painter = TrackPainter(trail_length=trail, keypoint_threshold=min_score)
     attention = None
     if attention_track is not None:
+        from kprtrack.assembly import build_embedder
         from kprtrack.config import ConfigError
-        from kprtrack.factory import build_embedder
         from kprtrack.pipeline_config import load_pipeline_config
+        from kprtrack.registry import BuildContext
         from kprtrack.render import AttentionPainter
         from kprtrack.weights import WeightsNotFoundError
 
         try:
-            embedder = build_embedder(load_pipeline_config(config), "posetrack21")
+            pipeline_config = load_pipeline_config(config)
+            context = BuildContext(pipeline_config, keypoint_format="posetrack21")
+            embedder = build_embedder(pipeline_config, context)
             if embedder is None:
                 raise ConfigError(f"config {config!r} has no re-identification model (reid.kind: none)")
             attention = AttentionPainter(embedder, attention_track, part)

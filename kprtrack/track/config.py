@@ -61,6 +61,8 @@ class TrackerConfig:
     duplicate_iou: float | None = None
 
     _thresholds: ClassVar[tuple[str, ...]] = ("high_thresh", "low_thresh", "new_track_thresh")
+    #: whether the variant's cost uses the detections' embeddings (then the pipeline needs an embedder).
+    needs_appearance: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         name = type(self).__name__
@@ -120,6 +122,7 @@ class KPRTrackerConfig(TrackerConfig):
     motion_weight: float = 0.5
     motion_gate: float = 0.0
 
+    needs_appearance: ClassVar[bool] = True
     _thresholds: ClassVar[tuple[str, ...]] = TrackerConfig._thresholds + (
         "match_thresh",
         "low_match_thresh",
@@ -162,3 +165,33 @@ class ByteTrackIoUConfig(TrackerConfig):
         "low_match_thresh",
         "unconfirmed_match_thresh",
     )
+
+
+@dataclass(frozen=True)
+class OutputFilterConfig:
+    """Settings of the prediction output filters.
+
+    Attributes:
+        joint_thresh: joints with a score below this are written as absent. Raising it writes fewer,
+            surer joints (higher precision, lower recall in keypoint metrics).
+        min_joints: a pose with fewer joints left than this is not written. Raising it drops more
+            partial poses.
+        min_tracklet_length: rows of a track present in fewer frames than this are not written; 0 or 1
+            keeps every track. Raising it removes short (often false) tracklets; it needs the whole video.
+    """
+
+    joint_thresh: float = 0.3
+    min_joints: int = 3
+    min_tracklet_length: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.joint_thresh <= 1.0:
+            raise ValueError(f"OutputFilterConfig.joint_thresh: expected a value in [0, 1], got {self.joint_thresh!r}")
+        for name in ("min_joints", "min_tracklet_length"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"OutputFilterConfig.{name}: expected a non-negative integer, got {value!r}")
+
+
+#: tracker variant name (``tracker.kind``) -> its config dataclass (``configs/tracker/<name>.yaml``).
+TRACKER_CONFIGS: dict[str, type[TrackerConfig]] = {"kprtrack": KPRTrackerConfig, "bytetrack_iou": ByteTrackIoUConfig}

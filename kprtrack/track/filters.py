@@ -9,37 +9,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from kprtrack.structures import FrameRecord
-
-
-@dataclass(frozen=True)
-class OutputFilterConfig:
-    """Settings of the prediction output filters.
-
-    Attributes:
-        joint_thresh: joints with a score below this are written as absent. Raising it writes fewer,
-            surer joints (higher precision, lower recall in keypoint metrics).
-        min_joints: a pose with fewer joints left than this is not written. Raising it drops more
-            partial poses.
-        min_tracklet_length: rows of a track present in fewer frames than this are not written; 0 or 1
-            keeps every track. Raising it removes short (often false) tracklets; it needs the whole video.
-    """
-
-    joint_thresh: float = 0.3
-    min_joints: int = 3
-    min_tracklet_length: int = 0
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.joint_thresh <= 1.0:
-            raise ValueError(f"OutputFilterConfig.joint_thresh: expected a value in [0, 1], got {self.joint_thresh!r}")
-        for name in ("min_joints", "min_tracklet_length"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"OutputFilterConfig.{name}: expected a non-negative integer, got {value!r}")
+from kprtrack.track.config import OutputFilterConfig
 
 
 def zero_low_joints(keypoints: np.ndarray, joint_thresh: float) -> np.ndarray:

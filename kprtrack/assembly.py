@@ -1,0 +1,77 @@
+"""The one way a pipeline is put together: each config section's ``kind`` looked up in its stage registry.
+
+::
+
+    PipelineConfig ──► detector ─► pose ─► embedder ─► tracker ──► Pipeline
+                       (DETECTORS) (POSE_ESTIMATORS) (EMBEDDERS) (TRACKERS)   kprtrack.registry
+
+Random-weight pipelines (wiring tests, speed benchmarks) go the same way, with ``random:<variant>``
+weights in their config (``configs/bench/full_random.yaml``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kprtrack.pipeline import Pipeline
+from kprtrack.pipeline_config import PipelineConfig
+from kprtrack.registry import DETECTORS, EMBEDDERS, POSE_ESTIMATORS, TRACKERS, BuildContext
+from kprtrack.stages import Detector, Embedder, PoseEstimator, Tracker
+
+
+def _context(config: PipelineConfig, context: BuildContext | None) -> BuildContext:
+    return BuildContext(config) if context is None else context
+
+
+def build_detector(config: PipelineConfig, context: BuildContext | None = None) -> Detector:
+    """The configured person detector (``detector.kind``)."""
+    return DETECTORS.get(config.detector.kind)(config.detector, _context(config, context))
+
+
+def build_pose(config: PipelineConfig, context: BuildContext | None = None) -> PoseEstimator:
+    """The configured pose estimator (``pose.kind``)."""
+    return POSE_ESTIMATORS.get(config.pose.kind)(config.pose, _context(config, context))
+
+
+def build_embedder(config: PipelineConfig, context: BuildContext | None = None) -> Embedder | None:
+    """The configured appearance embedder (``reid.kind``), or ``None`` for ``none``.
+
+    The embedder's prompts use ``context.keypoint_format`` (the pose stage's convention).
+    """
+    return EMBEDDERS.get(config.reid.kind)(config.reid, _context(config, context))
+
+
+def build_tracker(config: PipelineConfig, context: BuildContext | None = None) -> Tracker:
+    """The configured tracker (``tracker.kind``) for a video of ``context.frame_rate`` fps."""
+    return TRACKERS.get(config.tracker.kind)(config.tracker, _context(config, context))
+
+
+def build_pipeline(config: PipelineConfig, frame_rate: float = 30.0, gt_path: str | Path | None = None) -> Pipeline:
+    """All stages of ``config`` assembled into a :class:`Pipeline`.
+
+    Args:
+        config: the pipeline configuration.
+        frame_rate: the video's frame rate (scales the tracker's lost-track buffer).
+        gt_path: ground truth for oracle stages.
+
+    Raises:
+        ConfigError: a section names an unknown kind or an impossible combination.
+        WeightsNotFoundError: a weights file is missing (the message says where to get it).
+    """
+    import torch
+
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    if config.seed is not None:
+        torch.manual_seed(config.seed)
+    context = BuildContext(config, frame_rate=frame_rate, gt_path=gt_path)
+    detector = build_detector(config, context)
+    pose = build_pose(config, context)
+    context.keypoint_format = pose.keypoint_format
+    return Pipeline(
+        detector=detector,
+        pose=pose,
+        embedder=build_embedder(config, context),
+        tracker=build_tracker(config, context),
+        max_people=config.max_people,
+    )
