@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,41 +11,67 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _shared_dir(env: str, name: str) -> Path:
+    """``$<env>`` or ``<repo>/../shared/<name>``."""
+    value = os.environ.get(env)
+    return Path(value) if value else REPO.parent / "shared" / name
+
+
+def _require(path: Path, what: str) -> Path:
+    """``path``; skip the test if it is absent, fail if KPRTRACK_REQUIRE_FIXTURES=1."""
+    if not path.exists():
+        msg = f"{what} {path} is not present"
+        if os.environ.get("KPRTRACK_REQUIRE_FIXTURES") == "1":
+            pytest.fail(msg + " (KPRTRACK_REQUIRE_FIXTURES=1)")
+        pytest.skip(msg)
+    return path
+
+
 def fixtures_root() -> Path:
     """``$KPRTRACK_FIXTURES`` or ``<repo>/../shared/fixtures``."""
-    env = os.environ.get("KPRTRACK_FIXTURES")
-    return Path(env) if env else REPO.parent / "shared" / "fixtures"
+    return _shared_dir("KPRTRACK_FIXTURES", "fixtures")
 
 
 def require_fixture(name: str) -> Path:
     """Path of ``fixtures/<name>``; skip the test if absent, fail if KPRTRACK_REQUIRE_FIXTURES=1."""
-    path = fixtures_root() / name
-    if not path.exists():
-        msg = f"reference fixture {path} is not present"
-        if os.environ.get("KPRTRACK_REQUIRE_FIXTURES") == "1":
-            pytest.fail(msg + " (KPRTRACK_REQUIRE_FIXTURES=1)")
-        pytest.skip(msg)
-    return path
+    return _require(fixtures_root() / name, "reference fixture")
 
 
 def real_root() -> Path:
     """``$KPRTRACK_REAL`` or ``<repo>/../shared/real`` (real models, photos and clips made by others)."""
-    env = os.environ.get("KPRTRACK_REAL")
-    return Path(env) if env else REPO.parent / "shared" / "real"
+    return _shared_dir("KPRTRACK_REAL", "real")
 
 
 def require_real(name: str) -> Path:
     """Path of ``real/<name>``; skip the test if absent, fail if KPRTRACK_REQUIRE_FIXTURES=1."""
-    path = real_root() / name
-    if not path.exists():
-        msg = f"real asset {path} is not present"
-        if os.environ.get("KPRTRACK_REQUIRE_FIXTURES") == "1":
-            pytest.fail(msg + " (KPRTRACK_REQUIRE_FIXTURES=1)")
-        pytest.skip(msg)
-    return path
+    return _require(real_root() / name, "real asset")
 
 
 @pytest.fixture
 def fixture_dir():
     """Call as ``fixture_dir('kpr_reference')``."""
     return require_fixture
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_thread() -> Iterator[None]:
+    """Run the suite's torch work on one thread.
+
+    The CI machines are small and shared: oversubscribed intra-op threads make the small networks many
+    times slower, and one thread keeps their float sums in a fixed order. A test that measures threading
+    sets the count itself.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic ``tiny`` preset, generated once per test session."""
+    from tests.synth_data import generated
+
+    return generated(tmp_path_factory, "tiny")

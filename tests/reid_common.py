@@ -6,8 +6,6 @@ import functools
 from pathlib import Path
 
 import numpy as np
-import pytest
-import torch
 
 from tests.conftest import require_fixture
 
@@ -68,10 +66,3 @@ def crops_and_keypoints() -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray
     return crops, pos, neg
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    """Run a module single-threaded: on a small shared CPU, intra-op threads mostly wait for each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

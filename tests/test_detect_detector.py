@@ -12,15 +12,6 @@ from kprtrack.stages import Detector
 from tests.conftest import require_fixture
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Small models on a shared 2-core machine: one torch thread, restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def detector() -> YOLOXDetector:
     path = require_fixture("yolox_reference") / "yolox_tiny.pth"

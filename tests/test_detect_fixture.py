@@ -23,15 +23,6 @@ from tests.conftest import require_fixture
 NAME = "yolox_reference"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Small models on a shared 2-core machine: one torch thread, restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def fixture_dir() -> Path:
     return require_fixture(NAME)

@@ -17,15 +17,6 @@ SMALL = YOLOXArch(0.33, 0.125, num_classes=1)
 SIZE = 96
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Small models on a shared 2-core machine: one torch thread, restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _levels_predicting(box: torch.Tensor, num_classes: int = 1, size: int = SIZE) -> list[torch.Tensor]:
     """Head logits whose every anchor predicts ``box`` (cx, cy, w, h) exactly."""
     levels = []

@@ -34,23 +34,9 @@ from kprtrack.detect.training import (
 )
 from kprtrack.synth.dataset import SynthDataset
 from tests.conftest import REPO
-from tests.synth_data import generated
 
 SIZE = (64, 96)
 SHIPPED = REPO / "weights" / "yolox_nano_synth_192x320.pth"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return generated(tmp_path_factory, "tiny")
 
 
 def _small_cfg(root, out, **kw) -> DetectorTrainConfig:

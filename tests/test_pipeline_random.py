@@ -4,21 +4,11 @@ They are built from ``configs/bench/full_random.yaml`` through the one assembly 
 """
 
 import numpy as np
-import pytest
-import torch
 
 from kprtrack.pipeline import Pipeline
 
 
-@pytest.fixture
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def test_full_size_random_models_wire_shapes_batching_and_ids(one_thread):
+def test_full_size_random_models_wire_shapes_batching_and_ids():
     # random detectors score ~1e-4: the config zeroes the thresholds so that every detection starts a track
     pipe = Pipeline.from_config("bench/full_random", ["max_people=3"])
     rng = np.random.default_rng(0)

@@ -13,9 +13,6 @@ import torch
 from kprtrack.checkpoints import CheckpointKeyError, UnsafeCheckpointError, load_checkpoint
 from kprtrack.pose.checkpoint import load_pose_model, map_mmpose_keys, save_mmpose_checkpoint
 from kprtrack.pose.variants import build_pose_model, get_variant
-from tests.pose_helpers import one_torch_thread  # noqa: F401  (fixture)
-
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

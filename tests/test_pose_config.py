@@ -17,9 +17,6 @@ from kprtrack.pose.mmconfig import (
     read_mmengine_config,
 )
 from kprtrack.pose.variants import VARIANTS, build_pose_model, get_variant, hrnet_config
-from tests.pose_helpers import one_torch_thread  # noqa: F401  (fixture)
-
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 W32_CONFIG = textwrap.dedent(
     """

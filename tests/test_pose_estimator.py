@@ -11,9 +11,6 @@ import torch
 from kprtrack.pose.estimator import HRNetPoseEstimator
 from kprtrack.pose.variants import build_pose_model, get_variant
 from kprtrack.stages import PoseEstimator
-from tests.pose_helpers import one_torch_thread  # noqa: F401  (fixture)
-
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

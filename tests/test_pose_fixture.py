@@ -9,11 +9,8 @@ import pytest
 import torch
 
 from tests.conftest import require_fixture
-from tests.pose_helpers import one_torch_thread  # noqa: F401  (fixture)
 
 NAME = "hrnet_mmpose_reference"
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
 
 @pytest.fixture(scope="module")
 def fixture_path():

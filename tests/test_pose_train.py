@@ -17,9 +17,6 @@ from kprtrack.pose.augment import (
 from kprtrack.pose.codecs import HeatmapCodec
 from kprtrack.pose.transforms import keypoints_to_image
 from kprtrack.pose.variants import build_pose_model, get_variant
-from tests.pose_helpers import one_torch_thread  # noqa: F401  (fixture)
-
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _dots(h: int = 240, w: int = 320, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -26,23 +26,9 @@ from kprtrack.pose.training import (
 )
 from kprtrack.synth.dataset import SynthDataset
 from tests.conftest import REPO
-from tests.synth_data import generated
 
 SHIPPED = REPO / "weights" / "hrnet_w8_synth_128x96.pth"
 POSETRACK_FLIP = (0, 1, 2, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return generated(tmp_path_factory, "tiny")
 
 
 def _small_cfg(root, out, **kw) -> PoseTrainConfig:

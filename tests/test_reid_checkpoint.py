@@ -26,7 +26,6 @@ from kprtrack.reid.checkpoint import (
     save_kpr_checkpoint,
 )
 from tests import reid_common as rc
-from tests.reid_common import single_thread  # noqa: F401 - autouse fixture
 
 
 class _BlockYacs(importlib.abc.MetaPathFinder):

@@ -9,7 +9,6 @@ from kprtrack.reid.build import build_kpr
 from kprtrack.reid.embedder import KPREmbedder, crop_boxes, keypoints_in_box, select_negatives
 from kprtrack.stages import Embedder
 from tests import reid_common as rc
-from tests.reid_common import single_thread  # noqa: F401 - autouse fixture
 
 
 def _skeleton(x0: float, y0: float, conf: float = 0.9) -> np.ndarray:

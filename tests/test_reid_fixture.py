@@ -12,7 +12,6 @@ from kprtrack.fixture_check import compare
 from kprtrack.reid.distance import part_based_distance
 from kprtrack.reid.fixture import run_fixture, tolerance
 from tests import reid_common as rc
-from tests.reid_common import single_thread  # noqa: F401 - autouse fixture
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from kprtrack.reid.build import KPR_REGISTRY, build_kpr, kpr_config
 from kprtrack.reid.checkpoint import released_state_dict
 from kprtrack.reid.config import KPRConfig
 from tests import reid_common as rc
-from tests.reid_common import single_thread  # noqa: F401 - autouse fixture
 
 ATOL = 1e-4  # README: model outputs
 

@@ -16,7 +16,6 @@ from kprtrack.reid.prompts import (
     scale_keypoints,
 )
 from tests import reid_common as rc
-from tests.reid_common import single_thread  # noqa: F401 - autouse fixture
 
 H, W = 384, 128
 

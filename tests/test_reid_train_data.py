@@ -24,8 +24,6 @@ from kprtrack.reid.train.occ_ptrack import OccPTrackConfig, build_occ_ptrack
 from kprtrack.train.common import PKSampler
 from tests.synth_data import generated
 
-torch.set_num_threads(1)
-
 
 @pytest.fixture(scope="module")
 def occ_root(tmp_path_factory):

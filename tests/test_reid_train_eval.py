@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from kprtrack.reid.build import build_kpr
 from kprtrack.reid.train.evaluate import evaluate_reid, extract, metrics_row, rank1_map
 from kprtrack.reid.train.occ_ptrack import OccPTrackConfig, build_occ_ptrack
 from tests.synth_data import generated
-
-torch.set_num_threads(1)
 
 
 def test_rank1_and_map_hand_example():

@@ -17,9 +17,6 @@ from kprtrack.reid.train.losses import (
     part_prediction_loss,
 )
 
-torch.set_num_threads(1)
-
-
 # --------------------------------------------------------------------------- losses
 
 

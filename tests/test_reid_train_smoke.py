@@ -21,8 +21,6 @@ from kprtrack.reid.train.trainer import KPRTrainer
 from tests.conftest import REPO
 from tests.synth_data import generated
 
-torch.set_num_threads(1)
-
 
 @pytest.fixture(scope="module")
 def occ_root(tmp_path_factory):
