@@ -55,22 +55,9 @@ def _builder(name: str) -> Callable[..., YOLOX]:
     return build
 
 
-build_yolox_nano = _builder("yolox_nano")
-build_yolox_tiny = _builder("yolox_tiny")
-build_yolox_s = _builder("yolox_s")
-build_yolox_m = _builder("yolox_m")
-build_yolox_l = _builder("yolox_l")
-build_yolox_x = _builder("yolox_x")
-
-#: variant name -> build function.
-BUILDERS: dict[str, Callable[..., YOLOX]] = {
-    "yolox_nano": build_yolox_nano,
-    "yolox_tiny": build_yolox_tiny,
-    "yolox_s": build_yolox_s,
-    "yolox_m": build_yolox_m,
-    "yolox_l": build_yolox_l,
-    "yolox_x": build_yolox_x,
-}
+#: variant name -> build function (one per variant).
+BUILDERS: dict[str, Callable[..., YOLOX]] = {name: _builder(name) for name in VARIANTS}
+build_yolox_nano, build_yolox_tiny, build_yolox_s, build_yolox_m, build_yolox_l, build_yolox_x = BUILDERS.values()
 
 
 def canonical_variant(name: str) -> str:

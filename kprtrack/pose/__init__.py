@@ -10,23 +10,16 @@ Main entry points (imported lazily so that ``import kprtrack.pose`` stays cheap)
 
 from __future__ import annotations
 
-from kprtrack.lazy import lazy_getattr
+from kprtrack.lazy import lazy_exports
 
-_EXPORTS: dict[str, str] = {
-    "HRNetPoseEstimator": "kprtrack.pose.estimator",
-    "TopdownPrediction": "kprtrack.pose.estimator",
-    "load_pose_model": "kprtrack.pose.checkpoint",
-    "save_mmpose_checkpoint": "kprtrack.pose.checkpoint",
-    "VARIANTS": "kprtrack.pose.variants",
-    "get_variant": "kprtrack.pose.variants",
-    "build_pose_model": "kprtrack.pose.variants",
-    "hrnet_config": "kprtrack.pose.variants",
-    "HeatmapCodec": "kprtrack.pose.codecs",
-    "PoseModelConfig": "kprtrack.pose.config",
-    "TopdownHeatmapNet": "kprtrack.pose.model",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-__getattr__ = lazy_getattr("kprtrack.pose", _EXPORTS)
+__getattr__, __all__ = lazy_exports(
+    __name__,
+    {
+        ".estimator": ("HRNetPoseEstimator", "TopdownPrediction"),
+        ".checkpoint": ("load_pose_model", "save_mmpose_checkpoint"),
+        ".variants": ("VARIANTS", "get_variant", "build_pose_model", "hrnet_config"),
+        ".codecs": ("HeatmapCodec",),
+        ".config": ("PoseModelConfig",),
+        ".model": ("TopdownHeatmapNet",),
+    },
+)

@@ -24,10 +24,6 @@ from kprtrack.pose.model import TopdownHeatmapNet
 
 CODEC_VARIANTS: tuple[str, ...] = ("msra", "dark", "udp")
 
-#: variant name -> build function returning its config.
-VARIANTS: dict[str, Callable[..., PoseModelConfig]] = {}
-
-
 def hrnet_config(
     width: int,
     input_size: tuple[int, int] = (192, 256),
@@ -72,64 +68,32 @@ def hrnet_config(
     )
 
 
-def register(name: str) -> Callable[[Callable[..., PoseModelConfig]], Callable[..., PoseModelConfig]]:
-    """Decorator adding a build function to :data:`VARIANTS`."""
-
-    def wrap(fn: Callable[..., PoseModelConfig]) -> Callable[..., PoseModelConfig]:
-        if name in VARIANTS:
-            raise ValueError(f"pose variant {name!r} is already registered")
-        VARIANTS[name] = fn
-        return fn
-
-    return wrap
-
-
-@register("hrnet_w32_256x192")
-def hrnet_w32_256x192(codec: str = "msra", keypoint_format: str = "coco17") -> PoseModelConfig:
-    """HRNet-W32, 192x256 crops (mmpose ``td-hm_hrnet-w32_8xb64-210e_coco-256x192``; tracklab's PoseTrack model)."""
-    return hrnet_config(32, (192, 256), codec, keypoint_format)
+#: variant name -> (width, crop ``(w, h)``, description).
+_SPECS: dict[str, tuple[int, tuple[int, int], str]] = {
+    "hrnet_w32_256x192": (32, (192, 256), "mmpose td-hm_hrnet-w32_8xb64-210e_coco-256x192, tracklab's model"),
+    "hrnet_w32_384x288": (32, (288, 384), "larger crops"),
+    "hrnet_w48_256x192": (48, (192, 256), "the wide variant"),
+    "hrnet_w48_384x288": (48, (288, 384), "the wide variant, larger crops"),
+    "hrnet_w18_256x192": (18, (192, 256), "small"),
+    "hrnet_w16_256x192": (16, (192, 256), "small"),
+    "hrnet_w8_256x192": (8, (192, 256), "the fixture's width"),
+    "hrnet_w8_128x96": (8, (96, 128), "the smallest variant, for the project's own model and tests"),
+}
 
 
-@register("hrnet_w32_384x288")
-def hrnet_w32_384x288(codec: str = "msra", keypoint_format: str = "coco17") -> PoseModelConfig:
-    """HRNet-W32, 288x384 crops."""
-    return hrnet_config(32, (288, 384), codec, keypoint_format)
+def _builder(name: str) -> Callable[..., PoseModelConfig]:
+    width, size, description = _SPECS[name]
+
+    def build(codec: str = "msra", keypoint_format: str = "coco17") -> PoseModelConfig:
+        return hrnet_config(width, size, codec, keypoint_format)
+
+    build.__name__ = name
+    build.__doc__ = f"HRNet-W{width}, {size[0]}x{size[1]} crops ({description})."
+    return build
 
 
-@register("hrnet_w48_256x192")
-def hrnet_w48_256x192(codec: str = "msra", keypoint_format: str = "coco17") -> PoseModelConfig:
-    """HRNet-W48, 192x256 crops."""
-    return hrnet_config(48, (192, 256), codec, keypoint_format)
-
-
-@register("hrnet_w48_384x288")
-def hrnet_w48_384x288(codec: str = "msra", keypoint_format: str = "coco17") -> PoseModelConfig:
-    """HRNet-W48, 288x384 crops."""
-    return hrnet_config(48, (288, 384), codec, keypoint_format)
-
-
-@register("hrnet_w18_256x192")
-def hrnet_w18_256x192(codec: str = "msra", keypoint_format: str = "coco17") -> PoseModelConfig:
-    """HRNet-W18 (small), 192x256 crops."""
-    return hrnet_config(18, (192, 256), codec, keypoint_format)
-
-
-@register("hrnet_w16_256x192")
-def hrnet_w16_256x192(codec: str = "msra", keypoint_format: str = "coco17") -> PoseModelConfig:
-    """HRNet-W16 (small), 192x256 crops."""
-    return hrnet_config(16, (192, 256), codec, keypoint_format)
-
-
-@register("hrnet_w8_256x192")
-def hrnet_w8_256x192(codec: str = "msra", keypoint_format: str = "coco17") -> PoseModelConfig:
-    """HRNet-W8 (the fixture's width), 192x256 crops."""
-    return hrnet_config(8, (192, 256), codec, keypoint_format)
-
-
-@register("hrnet_w8_128x96")
-def hrnet_w8_128x96(codec: str = "msra", keypoint_format: str = "coco17") -> PoseModelConfig:
-    """HRNet-W8, 96x128 crops: the smallest variant, for the project's own model and tests."""
-    return hrnet_config(8, (96, 128), codec, keypoint_format)
+#: variant name -> build function returning its config (one per variant).
+VARIANTS: dict[str, Callable[..., PoseModelConfig]] = {name: _builder(name) for name in _SPECS}
 
 
 def get_variant(name: str, **kwargs: str) -> PoseModelConfig:

@@ -5,27 +5,18 @@ The public names below are imported lazily, so ``import kprtrack.reid.distance``
 
 from __future__ import annotations
 
-from kprtrack.lazy import lazy_getattr
+from kprtrack.lazy import lazy_exports
 
-_EXPORTS = {
-    "KPR": "kprtrack.reid.model",
-    "KPRConfig": "kprtrack.reid.config",
-    "SwinConfig": "kprtrack.reid.config",
-    "KPROutput": "kprtrack.reid.head",
-    "KPR_REGISTRY": "kprtrack.reid.build",
-    "build_kpr": "kprtrack.reid.build",
-    "kpr_config": "kprtrack.reid.build",
-    "build_prompt_masks": "kprtrack.reid.prompts",
-    "load_kpr_checkpoint": "kprtrack.reid.checkpoint",
-    "save_kpr_checkpoint": "kprtrack.reid.checkpoint",
-    "KPREmbedder": "kprtrack.reid.embedder",
-    "EmbedOutput": "kprtrack.reid.embedder",
-    "select_negatives": "kprtrack.reid.embedder",
-    "part_based_distance": "kprtrack.reid.distance",
-    "tracking_distance": "kprtrack.reid.distance",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-__getattr__ = lazy_getattr("kprtrack.reid", _EXPORTS)
+__getattr__, __all__ = lazy_exports(
+    __name__,
+    {
+        ".model": ("KPR",),
+        ".config": ("KPRConfig", "SwinConfig"),
+        ".head": ("KPROutput",),
+        ".build": ("KPR_REGISTRY", "build_kpr", "kpr_config"),
+        ".prompts": ("build_prompt_masks",),
+        ".checkpoint": ("load_kpr_checkpoint", "save_kpr_checkpoint"),
+        ".embedder": ("KPREmbedder", "EmbedOutput", "select_negatives"),
+        ".distance": ("part_based_distance", "tracking_distance"),
+    },
+)

@@ -21,51 +21,31 @@ from typing import Any
 from kprtrack.reid.config import PART_NAMES, SWIN_SIZES, KPRConfig
 from kprtrack.reid.model import KPR, build_kpr_model
 
-
-def _config(size: str, parts: str, grouping: str, overrides: dict[str, Any], **base: Any) -> KPRConfig:
-    cfg = KPRConfig(swin=SWIN_SIZES[size], parts_names=PART_NAMES[parts], prompt_grouping=grouping, **base)
-    return cfg.replace(**overrides) if overrides else cfg
-
-
-def kpr_swin_base_k8_config(**overrides: Any) -> KPRConfig:
-    """Released configuration: Swin-B, K = 8 ('eight'), prompts 'cck8' (10 channels)."""
-    return _config("base", "eight", "cck8", overrides)
-
-
-def kpr_swin_base_k5_config(**overrides: Any) -> KPRConfig:
-    """Released configuration: Swin-B, K = 5 ('five_v'), prompts 'cck6' (8 channels)."""
-    return _config("base", "five_v", "cck6", overrides)
+#: variant name -> (Swin size, parts, prompt grouping, description).
+_SPECS: dict[str, tuple[str, str, str, str]] = {
+    "kpr_swin_base_k8": ("base", "eight", "cck8", "released configuration: Swin-B, K = 8 ('eight'), prompts 'cck8'"),
+    "kpr_swin_base_k5": ("base", "five_v", "cck6", "released configuration: Swin-B, K = 5 ('five_v'), prompts 'cck6'"),
+    "kpr_swin_small_k8": ("small", "eight", "cck8", "Swin-S dimensions, K = 8, 'cck8'"),
+    "kpr_swin_tiny_k8": ("tiny", "eight", "cck8", "Swin-T dimensions, K = 8, 'cck8'"),
+    "kpr_swin_nano_k8": ("nano", "eight", "cck8", "the reference fixture's dimensions, K = 8, 'cck8'"),
+    "kpr_swin_nano_k5": ("nano", "five_v", "cck6", "fixture dimensions with the K = 5 'five_v' / 'cck6' head"),
+}
 
 
-def kpr_swin_small_k8_config(**overrides: Any) -> KPRConfig:
-    """Swin-S dimensions, K = 8, 'cck8'."""
-    return _config("small", "eight", "cck8", overrides)
+def _config_factory(name: str) -> Callable[..., KPRConfig]:
+    size, parts, grouping, description = _SPECS[name]
 
+    def config(**overrides: Any) -> KPRConfig:
+        cfg = KPRConfig(swin=SWIN_SIZES[size], parts_names=PART_NAMES[parts], prompt_grouping=grouping)
+        return cfg.replace(**overrides) if overrides else cfg
 
-def kpr_swin_tiny_k8_config(**overrides: Any) -> KPRConfig:
-    """Swin-T dimensions, K = 8, 'cck8'."""
-    return _config("tiny", "eight", "cck8", overrides)
-
-
-def kpr_swin_nano_k8_config(**overrides: Any) -> KPRConfig:
-    """The reference fixture's dimensions (embed 32, depths 2-2-2-2, heads 1-2-4-8), K = 8, 'cck8'."""
-    return _config("nano", "eight", "cck8", overrides)
-
-
-def kpr_swin_nano_k5_config(**overrides: Any) -> KPRConfig:
-    """Fixture dimensions with the K = 5 'five_v' / 'cck6' head."""
-    return _config("nano", "five_v", "cck6", overrides)
+    config.__name__ = f"{name}_config"
+    config.__doc__ = f"The ``{name}`` configuration ({description}); ``overrides`` replace fields."
+    return config
 
 
 #: variant name -> config factory.
-KPR_CONFIGS: dict[str, Callable[..., KPRConfig]] = {
-    "kpr_swin_base_k8": kpr_swin_base_k8_config,
-    "kpr_swin_base_k5": kpr_swin_base_k5_config,
-    "kpr_swin_small_k8": kpr_swin_small_k8_config,
-    "kpr_swin_tiny_k8": kpr_swin_tiny_k8_config,
-    "kpr_swin_nano_k8": kpr_swin_nano_k8_config,
-    "kpr_swin_nano_k5": kpr_swin_nano_k5_config,
-}
+KPR_CONFIGS: dict[str, Callable[..., KPRConfig]] = {name: _config_factory(name) for name in _SPECS}
 
 
 def kpr_config(name: str, **overrides: Any) -> KPRConfig:
@@ -93,19 +73,5 @@ def _builder(name: str) -> Callable[..., KPR]:
     return build
 
 
-kpr_swin_base_k8 = _builder("kpr_swin_base_k8")
-kpr_swin_base_k5 = _builder("kpr_swin_base_k5")
-kpr_swin_small_k8 = _builder("kpr_swin_small_k8")
-kpr_swin_tiny_k8 = _builder("kpr_swin_tiny_k8")
-kpr_swin_nano_k8 = _builder("kpr_swin_nano_k8")
-kpr_swin_nano_k5 = _builder("kpr_swin_nano_k5")
-
 #: variant name -> build function (segment-anything style registry).
-KPR_REGISTRY: dict[str, Callable[..., KPR]] = {
-    "kpr_swin_base_k8": kpr_swin_base_k8,
-    "kpr_swin_base_k5": kpr_swin_base_k5,
-    "kpr_swin_small_k8": kpr_swin_small_k8,
-    "kpr_swin_tiny_k8": kpr_swin_tiny_k8,
-    "kpr_swin_nano_k8": kpr_swin_nano_k8,
-    "kpr_swin_nano_k5": kpr_swin_nano_k5,
-}
+KPR_REGISTRY: dict[str, Callable[..., KPR]] = {name: _builder(name) for name in _SPECS}

@@ -14,30 +14,18 @@ The names below load lazily: ``import kprtrack.track.config`` (the config datacl
 
 from __future__ import annotations
 
-from kprtrack.lazy import lazy_getattr
+from kprtrack.lazy import lazy_exports
 
-_EXPORTS = {
-    "Pass": "kprtrack.track.association",
-    "linear_assignment": "kprtrack.track.association",
-    "BaseTracker": "kprtrack.track.base",
-    "ByteTrackIoU": "kprtrack.track.bytetrack_iou",
-    "ByteTrackIoUConfig": "kprtrack.track.config",
-    "KPRTrackerConfig": "kprtrack.track.config",
-    "OutputFilterConfig": "kprtrack.track.config",
-    "TRACKER_CONFIGS": "kprtrack.track.config",
-    "TrackerConfig": "kprtrack.track.config",
-    "filter_frame": "kprtrack.track.filters",
-    "filter_sequence": "kprtrack.track.filters",
-    "filter_short_tracklets": "kprtrack.track.filters",
-    "IdCounter": "kprtrack.track.state",
-    "Track": "kprtrack.track.state",
-    "TrackState": "kprtrack.track.state",
-    "KPRTracker": "kprtrack.track.tracker",
-    "TRACKERS": "kprtrack.track.variants",
-    "build_tracker": "kprtrack.track.variants",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-__getattr__ = lazy_getattr("kprtrack.track", _EXPORTS)
+__getattr__, __all__ = lazy_exports(
+    __name__,
+    {
+        ".association": ("Pass", "linear_assignment"),
+        ".base": ("BaseTracker",),
+        ".bytetrack_iou": ("ByteTrackIoU",),
+        ".config": ("ByteTrackIoUConfig", "KPRTrackerConfig", "OutputFilterConfig", "TRACKER_CONFIGS", "TrackerConfig"),
+        ".filters": ("filter_frame", "filter_sequence", "filter_short_tracklets"),
+        ".state": ("IdCounter", "Track", "TrackState"),
+        ".tracker": ("KPRTracker",),
+        ".variants": ("TRACKERS", "build_tracker"),
+    },
+)
