@@ -118,15 +118,60 @@ def dataclass_to_dict(obj: Any) -> dict[str, Any]:
     return plain(obj)
 
 
+#: configs are small; a larger file is refused before it is parsed.
+MAX_CONFIG_BYTES = 1 << 20
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses anchors and aliases (they enable "billion laughs" expansion bombs)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases (*name) are not allowed in kprtrack configs", event.start_mark
+            )
+        event = self.peek_event()
+        if getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None, None, "YAML anchors (&name) are not allowed in kprtrack configs", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def parse_yaml(text: str, where: str = "YAML") -> Any:
+    """Parse YAML text safely: plain data only, no anchors or aliases.
+
+    Raises:
+        ConfigError: invalid YAML, anchors or aliases; the message names ``where``.
+    """
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise ConfigError(f"{where}: invalid YAML: {exc.problem or exc.context}{at}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where}: invalid YAML: {exc}") from exc
+
+
 def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a YAML mapping; errors name the file."""
+    """Read a YAML mapping; errors name the file.
+
+    Raises:
+        ConfigError: missing or unreadable file, a file over 1 MiB, invalid YAML, anchors/aliases, or a
+            top level that is not a mapping.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: {path.stat().st_size} bytes is too large for a config (limit 1 MiB)")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config: {exc}") from exc
+    data = parse_yaml(text, str(path)) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return data
@@ -151,7 +196,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             child = dict(child) if isinstance(child, Mapping) else {}
             node[p] = child
             node = child
-        node[parts[-1]] = yaml.safe_load(raw)
+        node[parts[-1]] = parse_yaml(raw, f"override {item!r}")
     return out
 
 

@@ -2,7 +2,14 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from kprtrack.config import ConfigError, apply_overrides, dataclass_from_dict, dataclass_to_dict, load_dataclass
+from kprtrack.config import (
+    ConfigError,
+    apply_overrides,
+    dataclass_from_dict,
+    dataclass_to_dict,
+    load_dataclass,
+    load_yaml,
+)
 
 
 @dataclass
@@ -57,3 +64,33 @@ def test_yaml_file_and_overrides(tmp_path):
     bad.write_text("- a list\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_dataclass(Outer, bad)
+
+
+@pytest.mark.parametrize(
+    "text, msg",
+    [
+        ("a: &x [1, 2]\nb: *x\n", "anchors"),
+        ("a: &a [1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n", "anchors"),
+        ("threads: [1, 2\n", r"invalid YAML: .*\(line 2, column 1\)"),
+        ("- 1\n- 2\n", "expected a mapping"),
+    ],
+)
+def test_yaml_bombs_and_broken_files_are_one_line_errors(tmp_path, text, msg):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=msg) as info:
+        load_yaml(path)
+    assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+def test_oversized_and_undecodable_configs_are_refused(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("a: " + "x" * (2 << 20) + "\n")
+    with pytest.raises(ConfigError, match="too large"):
+        load_yaml(big)
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(b"\xff\xfe\x00 not utf-8")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_yaml(binary)
+    with pytest.raises(ConfigError, match="aliases"):
+        apply_overrides({}, ["a=*x"])
