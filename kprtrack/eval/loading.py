@@ -281,8 +281,9 @@ def _persons(
         seen[(t, tid)] = i
         tids.append(tid)
         frame_of.append(t)
-        if is_gt:
-            heads.append(_numbers(path, rec, "bbox_head", ann["bbox_head"], 4))
+        if is_gt:  # an empty head box (box-only persons, e.g. MOT ground truth) has size 0
+            head = ann["bbox_head"]
+            heads.append(_numbers(path, rec, "bbox_head", head, 4) if head != [] else [0.0] * 4)
         if "bbox" in ann:
             boxes.append(_numbers(path, rec, "bbox", ann["bbox"], 4))
             box_records.append(i)

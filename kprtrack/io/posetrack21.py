@@ -182,7 +182,8 @@ def validate_ground_truth(data: Any, path: str | os.PathLike[str] = "<memory>") 
         ann_ids[ann["id"]] = i
         _check_numbers(path, rec, "keypoints", ann["keypoints"], 3 * NUM_KEYPOINTS)
         _check_numbers(path, rec, "bbox", ann["bbox"], 4)
-        _check_numbers(path, rec, "bbox_head", ann["bbox_head"], 4)
+        if ann["bbox_head"] != []:  # box-only persons (e.g. MOT ground truth) may have no head box
+            _check_numbers(path, rec, "bbox_head", ann["bbox_head"], 4)
         _check_track_id(path, rec, ann["track_id"])
     _check_unique_tracks_per_image(path, annotations)
 
