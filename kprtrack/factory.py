@@ -55,13 +55,14 @@ def build_detector(config: PipelineConfig, gt_path: str | Path | None = None, ca
 
 
 def _weights_path(name: str, must_exist: bool = True) -> str:
-    """Resolve a manifest name or path; with ``must_exist=False`` unknown names pass through (model YAMLs)."""
-    from kprtrack.weights import WeightsNotFoundError, resolve
+    """Resolve a manifest name or path (downloading a missing official file unless offline, checking its
+    checksum); with ``must_exist=False`` unknown names pass through (model YAMLs)."""
+    from kprtrack.weights import WeightsNotFoundError, WeightsUnavailableError, ensure
 
     try:
-        return str(resolve(name))
-    except WeightsNotFoundError:
-        if must_exist:
+        return str(ensure(name))
+    except WeightsNotFoundError as exc:
+        if must_exist or isinstance(exc, WeightsUnavailableError):
             raise
         return name
 
