@@ -19,6 +19,7 @@ import hashlib
 import os
 import re
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -252,9 +253,8 @@ def _prepare_dir(folder: Path) -> None:
     """Create ``folder`` and check that files can be created in it (fails early, naming it)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".kprtrack-write-probe-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
+        with tempfile.TemporaryFile(dir=folder):
+            pass
     except OSError as exc:
         raise DownloadError(f"cannot write to {folder}: {exc.strerror or exc}") from exc
 

@@ -202,7 +202,8 @@ def resolve(
     """Path of a weights file given a manifest name or a path.
 
     Args:
-        name_or_path: a manifest name, or a path to a file (returned as is, unchecked).
+        name_or_path: a manifest name, or a path to a file (returned as is; checked like the entry
+            whose ``file`` has the same name, if any).
         manifest: the registry (default: :func:`load_manifest`).
         download: fetch a missing file that has URLs into :func:`cache_dir` (see :func:`ensure`).
         verify: check a found file against the manifest's size/sha256 (cached by size and mtime).
@@ -214,9 +215,12 @@ def resolve(
         ChecksumError: the file found (or downloaded) does not match the manifest.
     """
     candidate = Path(name_or_path).expanduser()
-    if candidate.is_file():
-        return candidate
     manifest = manifest if manifest is not None else load_manifest()
+    if candidate.is_file():
+        known = next((e for e in manifest.values() if e.file == candidate.name), None)
+        if verify and known is not None:  # a manifest file given by path is checked all the same
+            verify_weights(known, candidate)
+        return candidate
     entry = manifest.get(str(name_or_path))
     if entry is None:
         if candidate.suffix or os.sep in str(name_or_path):

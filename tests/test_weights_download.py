@@ -252,6 +252,8 @@ def test_a_file_with_the_wrong_checksum_is_never_returned(tmp_path, monkeypatch)
     assert f"expected {SHA}" in str(err.value) and "found " + hashlib.sha256(b"not the published file").hexdigest()[
         :16
     ] in str(err.value)
+    with pytest.raises(ChecksumError):  # also when the file is named by its path
+        weights.resolve(tmp_path / "toy-abc.pth", manifest)
     size_only = {"toy": _entry([], size=len(PAYLOAD))}
     with pytest.raises(ChecksumError, match=f"size mismatch: expected {len(PAYLOAD)} bytes"):
         weights.resolve("toy", size_only)
