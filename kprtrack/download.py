@@ -211,6 +211,11 @@ class _Progress:
         self.stream.flush()
         self._last = time.monotonic()
 
+    def finish(self) -> None:
+        """Report the end of a successful transfer (plain-line mode)."""
+        if self.mode == "lines" and self.done:
+            self._line("finished,")
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
@@ -239,8 +244,9 @@ def _locked(lock_path: Path, timeout: float) -> Iterator[None]:
         lock = FileLock(str(lock_path), timeout=timeout)
         lock.acquire()
     except Timeout as exc:
-        raise DownloadError(f"another process has been downloading into {lock_path.parent} for {timeout:.0f} s "
-                            f"(lock {lock_path}); try again later or delete the lock file") from exc  # fmt: skip
+        raise DownloadError(
+            f"another process has held {lock_path} for {timeout:.0f} s; try again later or delete that lock file"
+        ) from exc
     except OSError as exc:
         raise DownloadError(f"cannot write to {lock_path.parent}: {exc.strerror or exc}") from exc
     try:
@@ -317,8 +323,15 @@ def fetch(
 def _fetch_one(
     url: str, part: Path, name: str, expected: Expected, options: FetchOptions, stream: IO[str]
 ) -> str | None:
-    """Download ``url`` into ``part`` (resuming), then check it; returns its sha256 if checked; raises _Fatal or
-    ChecksumError."""
+    """Download ``url`` into ``part`` (resuming) and check it.
+
+    Returns:
+        The file's sha256 when the check needed it, else ``None``.
+
+    Raises:
+        _Fatal: this URL cannot deliver the file (after ``options.retries`` attempts, or at once).
+        ChecksumError: the complete file does not match (the partial file is deleted).
+    """
     progress = _Progress(name, options.progress, stream, options.progress_interval)
     restarted = False
     attempt = 0
@@ -346,6 +359,7 @@ def _fetch_one(
                     attempt -= 1
                     continue
                 raise
+            progress.finish()
             return digest
         raise _Fatal(f"gave up after {options.retries} attempts ({last})")
     finally:
