@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kprtrack.keypoints import convert_keypoints
@@ -24,6 +25,7 @@ class RunOptions:
         start, end, max_frames: frame range.
         gt_path: ground truth for oracle stages (found automatically for sequence folders).
         progress: show a progress bar.
+        offline: never download missing weights (as ``KPRTRACK_OFFLINE=1``).
     """
 
     video: Path
@@ -37,6 +39,7 @@ class RunOptions:
     max_frames: int | None = None
     gt_path: Path | None = None
     progress: bool = False
+    offline: bool = False
 
 
 @dataclass
@@ -77,8 +80,13 @@ def to_posetrack21(record: FrameRecord) -> FrameRecord:
 def run_video(options: RunOptions) -> RunSummary:
     """Track one video and write the predictions (and optionally MOT rows and an overlay video).
 
+    Missing official weights are downloaded on first use unless ``options.offline`` or
+    ``KPRTRACK_OFFLINE=1`` (see :func:`kprtrack.weights.ensure`).
+
     Raises:
-        ConfigError, VideoSourceError, WeightsNotFoundError, OSError: with messages naming what failed.
+        ConfigError, VideoSourceError, WeightsNotFoundError, ChecksumError, OSError: with messages naming
+            what failed (:class:`~kprtrack.weights.WeightsUnavailableError` when official weights are
+            missing and could not be downloaded).
     """
     from tqdm import tqdm
 
@@ -90,12 +98,14 @@ def run_video(options: RunOptions) -> RunSummary:
     from kprtrack.render import TrackPainter
     from kprtrack.track.filters import filter_frame
     from kprtrack.video import FrameSource, VideoWriter
+    from kprtrack.weights import offline
 
     config = load_pipeline_config(options.config, options.overrides)
     source = FrameSource(options.video, start=options.start, end=options.end, max_frames=options.max_frames)
     info = source.info
     gt_path = options.gt_path or info.gt_path
-    pipeline = Pipeline.from_config(config, frame_rate=info.fps, gt_path=gt_path)
+    with offline(options.offline):
+        pipeline = Pipeline.from_config(config, frame_rate=info.fps, gt_path=gt_path)
     writer = PredictionWriter(options.out, info.images)
     painter = TrackPainter(trail_length=int(info.fps), keypoint_threshold=config.output.joint_thresh)
     video_out = VideoWriter(options.render, info.fps, (info.width, info.height)) if options.render else None
@@ -136,3 +146,47 @@ def run_video(options: RunOptions) -> RunSummary:
         stage_ms=pipeline.timer.ms_per_frame(),
         outputs=outputs,
     )
+
+
+#: The config ``kprtrack run`` falls back to when the default (paper) weights are unavailable.
+FALLBACK_CONFIG = "real"
+
+
+def fallback_config() -> Path | None:
+    """``configs/real.yaml`` if it exists, else ``None``."""
+    from kprtrack.pipeline_config import configs_dir
+
+    path = configs_dir() / f"{FALLBACK_CONFIG}.yaml"
+    return path if path.is_file() else None
+
+
+def run_with_fallback(options: RunOptions, notify: Callable[[str], None]) -> RunSummary:
+    """:func:`run_video`; if the default config's official weights are unavailable, fall back to ``real``.
+
+    The fallback applies only when no config was chosen (``options.config is None``): the missing
+    file, its URL and how to place it by hand are reported in one line through ``notify``, then the
+    video is tracked with :func:`fallback_config`.
+
+    Args:
+        options: what to run.
+        notify: receives the one-line notice (the CLI prints it to stderr).
+
+    Raises:
+        WeightsUnavailableError: with a chosen config, or when there is no fallback config (the
+            message then says so); other errors as :func:`run_video`.
+    """
+    from kprtrack.weights import WeightsUnavailableError
+
+    try:
+        return run_video(options)
+    except WeightsUnavailableError as exc:
+        if options.config is not None:
+            raise
+        fallback = fallback_config()
+        if fallback is None:
+            raise WeightsUnavailableError(
+                f"{exc} No fallback config: configs/{FALLBACK_CONFIG}.yaml does not exist "
+                "(`--config demo` runs the shipped small models)."
+            ) from exc
+        notify(f"{exc} Falling back to the '{FALLBACK_CONFIG}' config ({fallback}).")
+        return run_video(replace(options, config=fallback))

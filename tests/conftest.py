@@ -75,3 +75,16 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.synth_data import generated
 
     return generated(tmp_path_factory, "tiny")
+
+
+@pytest.fixture(scope="session")
+def _weights_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("kprtrack_user_cache")
+
+
+@pytest.fixture(autouse=True)
+def _no_weight_downloads(monkeypatch, _weights_cache):
+    """Tests never download weights (KPRTRACK_OFFLINE=1, inherited by subprocesses) and never read or
+    write the developer's weights cache (the user cache folder is a per-session temporary one)."""
+    monkeypatch.setenv("KPRTRACK_OFFLINE", "1")
+    monkeypatch.setattr("kprtrack.weights.user_cache_dir", lambda: _weights_cache)

@@ -34,6 +34,11 @@ import click
 @click.option(
     "--gt", "gt_path", type=click.Path(dir_okay=False, path_type=Path), help="Ground truth for oracle stages."
 )
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Never download missing weights (also KPRTRACK_OFFLINE=1); see `kprtrack weights download --help`.",
+)
 def command(
     video: Path,
     out: Path,
@@ -46,6 +51,7 @@ def command(
     end: int | None,
     max_frames: int | None,
     gt_path: Path | None,
+    offline: bool,
 ) -> None:
     """Track the people of VIDEO (a video file, an image folder or a PoseTrack21 sequence folder)
     and write PoseTrack21 predictions to --out.
@@ -53,10 +59,17 @@ def command(
     For a PoseTrack21 sequence folder (images/<split>/<seq>/) whose ground truth lies at
     posetrack_data/<split>/<seq>.json, the predictions use the ground truth's image ids, so
     `kprtrack eval` can score them directly.
+
+    Official weights missing from the weights folders are downloaded on first use (checked
+    against their checksums) unless --offline. Without --config, if they cannot be had, one line
+    names the missing file, its URL and how to place it by hand, and the run falls back to the
+    'real' config (configs/real.yaml) when it exists. Errors exit with status 2.
     """
+    from kprtrack.cli.errors import CLIError
     from kprtrack.config import ConfigError
+    from kprtrack.download import ChecksumError
     from kprtrack.io.atomic import check_writable
-    from kprtrack.run import RunOptions, run_video
+    from kprtrack.run import RunOptions, run_with_fallback
     from kprtrack.video import VideoSourceError
     from kprtrack.weights import WeightsNotFoundError
 
@@ -64,7 +77,7 @@ def command(
         for path in (out, render_path, mot_path):
             if path is not None:
                 check_writable(path)
-        summary = run_video(
+        summary = run_with_fallback(
             RunOptions(
                 video=video,
                 out=out,
@@ -77,8 +90,10 @@ def command(
                 max_frames=max_frames,
                 gt_path=gt_path,
                 progress=True,
-            )
+                offline=offline,
+            ),
+            notify=lambda line: click.echo(line, err=True),
         )
-    except (ConfigError, VideoSourceError, WeightsNotFoundError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    except (ConfigError, VideoSourceError, WeightsNotFoundError, ChecksumError, OSError) as exc:
+        raise CLIError(str(exc)) from exc
     click.echo(summary.format())
