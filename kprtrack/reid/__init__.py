@@ -1,4 +1,4 @@
-"""Keypoint Promptable Re-Identification (KPR): model, checkpoint loading, embedder and distance.
+"""Re-identification: KPR (model, checkpoint loading, embedder, distance) and the ported OMZ global models.
 
 The public names below are imported lazily, so ``import kprtrack.reid.distance`` stays light.
 """
@@ -23,6 +23,13 @@ _EXPORTS = {
     "select_negatives": "kprtrack.reid.embedder",
     "part_based_distance": "kprtrack.reid.distance",
     "tracking_distance": "kprtrack.reid.distance",
+    "cosine_to_tracking_distance": "kprtrack.reid.distance",
+    "tracking_to_cosine_distance": "kprtrack.reid.distance",
+    "OMZReidNet": "kprtrack.reid.omz",
+    "OMZ_REID_REGISTRY": "kprtrack.reid.omz",
+    "build_omz_reid": "kprtrack.reid.omz",
+    "load_omz_reid": "kprtrack.reid.omz",
+    "OMZReidEmbedder": "kprtrack.reid.omz_embedder",
 }
 
 __all__ = sorted(_EXPORTS)
