@@ -64,8 +64,10 @@ def test_embedder_contract(embedder):
     # batching does not change the result
     one_by_one = np.concatenate([embedder.embed(frame, boxes[i : i + 1])[0] for i in range(3)])
     np.testing.assert_allclose(one_by_one, emb, atol=1e-5)
-    small = OMZReidEmbedder(embedder.model, max_batch=2)
+    small = OMZReidEmbedder(embedder.model, max_batch=2, keypoint_format="posetrack21")
     np.testing.assert_allclose(small.embed(frame, boxes)[0], emb, atol=1e-5)
+    low = OMZReidEmbedder(embedder.model, dtype="bfloat16").embed(frame, boxes)[0]  # autocast (CPU here)
+    assert low.dtype == np.float32 and (low * emb).sum(-1).min() > 0.95
     empty_emb, empty_vis = embedder.embed(frame, np.zeros((0, 4), np.float32), None)
     assert empty_emb.shape == (0, 1, 256) and empty_vis.shape == (0, 1)
 
@@ -80,6 +82,10 @@ def test_embedder_rejects_bad_input(embedder):
         embedder.embed(frame.astype(np.float32), np.zeros((0, 4)))
     with pytest.raises(ValueError, match="max_batch"):
         OMZReidEmbedder(embedder.model, max_batch=0)
+    with pytest.raises(ValueError, match="dtype"):
+        OMZReidEmbedder(embedder.model, dtype="int8")
+    with pytest.raises(ValueError, match="keypoint"):
+        OMZReidEmbedder(embedder.model, keypoint_format="mpii")
 
 
 def test_tracking_distance_is_a_function_of_cosine(embedder):

@@ -15,6 +15,7 @@ cosine-distance threshold ``c`` translates to ``d = sqrt(c / 2)``
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -24,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from kprtrack.denormals import flush_denormals
-from kprtrack.reid.embedder import _check_array, _check_frame, crop_boxes, resize_crop
+from kprtrack.reid.embedder import _DTYPES, _check_array, _check_frame, crop_boxes, resize_crop
 from kprtrack.reid.omz import OMZReidNet, load_omz_reid
 
 
@@ -34,28 +35,36 @@ class OMZReidEmbedder:
     Args:
         model: a ported :class:`~kprtrack.reid.omz.OMZReidNet` (put in eval mode here).
         device: where to run (``"cpu"``, ``"cuda"``, ...).
+        dtype: ``"float32"``, or ``"float16"`` / ``"bfloat16"`` autocast (CUDA).
         max_batch: largest number of crops per forward; bigger frames are split.
         flush_denormals: flush denormal floats to zero around each CPU forward (scoped: the
             previous setting is restored afterwards).
         normalize: L2-normalise the embeddings (the distance does it anyway).
+        keypoint_format: accepted (and checked) so that every embedder takes the same options;
+            the global embedding does not use keypoints.
     """
-
-    #: keypoints are accepted (the protocol passes them) but not used by the global embedding.
-    keypoint_format = "coco17"
 
     def __init__(
         self,
         model: OMZReidNet,
         device: str | torch.device = "cpu",
+        dtype: str = "float32",
         max_batch: int = 64,
         flush_denormals: bool = True,
         normalize: bool = True,
+        keypoint_format: str = "coco17",
     ) -> None:
+        from kprtrack.keypoints import check_convention
+
+        if dtype not in _DTYPES:
+            raise ValueError(f"dtype: expected one of {sorted(_DTYPES)}, got {dtype!r}")
         if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
             raise ValueError(f"max_batch: expected a positive int, got {max_batch!r}")
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {device!r} requested but CUDA is not available")
+        self.dtype = _DTYPES[dtype]
+        self.keypoint_format = check_convention(keypoint_format)
         self.model = model.eval().to(self.device)
         self.config = model.config
         self.max_batch = max_batch
@@ -128,6 +137,11 @@ class OMZReidEmbedder:
     @torch.inference_mode()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """One forward of BGR ``0..255`` images ``(N, 3, 256, 128)``: ``(N, D)`` (normalised if configured)."""
-        with flush_denormals(self.flush_denormals and self.device.type == "cpu"):
-            emb = self.model(images)
+        autocast = (
+            torch.autocast(device_type=self.device.type, dtype=self.dtype)
+            if self.dtype != torch.float32
+            else contextlib.nullcontext()
+        )
+        with flush_denormals(self.flush_denormals and self.device.type == "cpu"), autocast:
+            emb = self.model(images).float()
         return F.normalize(emb, dim=1) if self.normalize else emb
