@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
@@ -30,7 +31,7 @@ if str(ROOT) not in sys.path:
 
 from kprtrack.reid.omz import OMZ_REID_CONFIGS, OMZReidNet, build_omz_reid, load_omz_reid  # noqa: E402
 
-DEFAULT_SOURCE = ROOT.parent / "shared" / "real" / "reid"
+DEFAULT_SOURCE = Path(os.environ.get("KPRTRACK_REAL") or ROOT.parent / "shared" / "real") / "reid"
 _DTYPES = {"f32": np.float32, "i32": np.int32, "i64": np.int64}
 
 

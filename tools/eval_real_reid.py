@@ -21,6 +21,7 @@ re-identification after long occlusions or across views. Nothing derived from th
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from kprtrack.denormals import flush_denormals  # noqa: E402
 from kprtrack.reid.distance import cosine_to_tracking_distance, tracking_distance  # noqa: E402
 from kprtrack.reid.omz_embedder import OMZReidEmbedder  # noqa: E402
 
-REAL = ROOT.parent / "shared" / "real"
+REAL = Path(os.environ.get("KPRTRACK_REAL") or ROOT.parent / "shared" / "real")
 
 
 # ---------------------------------------------------------------------------------------------- speed
