@@ -1,4 +1,4 @@
-"""Keypoint Promptable Re-Identification (KPR): model, checkpoint loading, embedder and distance.
+"""Re-identification: KPR (model, checkpoint loading, embedder, distance) and the ported OMZ global models.
 
 The public names below are imported lazily, so ``import kprtrack.reid.distance`` stays light.
 """
@@ -17,6 +17,13 @@ __getattr__, __all__ = lazy_exports(
         ".prompts": ("build_prompt_masks",),
         ".checkpoint": ("load_kpr_checkpoint", "save_kpr_checkpoint"),
         ".embedder": ("KPREmbedder", "EmbedOutput", "select_negatives"),
-        ".distance": ("part_based_distance", "tracking_distance"),
+        ".distance": (
+            "part_based_distance",
+            "tracking_distance",
+            "cosine_to_tracking_distance",
+            "tracking_to_cosine_distance",
+        ),
+        ".omz": ("OMZReidNet", "OMZ_REID_REGISTRY", "build_omz_reid", "load_omz_reid"),
+        ".omz_embedder": ("OMZReidEmbedder",),
     },
 )

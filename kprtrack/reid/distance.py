@@ -114,3 +114,21 @@ def tracking_distance(
         return np.zeros((m, n), np.float32)
     dist, _ = part_based_distance(track_embeddings, track_visibility, det_embeddings, det_visibility)
     return (dist / 2).numpy()
+
+
+def cosine_to_tracking_distance(cosine_distance: ArrayLike | float) -> np.ndarray:
+    """The tracking distance of one visible entry from its cosine distance ``1 - cos``.
+
+    For L2-normalised vectors ``|a - b| = sqrt(2 - 2 cos)``, so with a single (global) entry
+    :func:`tracking_distance` is ``d = sqrt(2 - 2 cos) / 2 = sqrt((1 - cos) / 2)``, a monotone
+    function of the cosine distance: thresholds translate exactly (cosine distance 0.53 is
+    ``d = 0.515``).
+    """
+    c = np.asarray(cosine_distance, dtype=np.float64)
+    return np.sqrt(np.clip(c, 0.0, 2.0) / 2.0)
+
+
+def tracking_to_cosine_distance(tracking_dist: ArrayLike | float) -> np.ndarray:
+    """Inverse of :func:`cosine_to_tracking_distance`: ``1 - cos = 2 d^2`` for ``d`` in ``[0, 1]``."""
+    d = np.asarray(tracking_dist, dtype=np.float64)
+    return 2.0 * np.clip(d, 0.0, 1.0) ** 2
