@@ -75,8 +75,9 @@ class ReidSection:
     """KPR re-identification.
 
     Attributes:
-        kind: a registered embedder (``kprtrack.registry.EMBEDDERS``): ``kpr`` or ``none`` (no
-            appearance: only for trackers that need none, e.g. the IoU baseline).
+        kind: a registered embedder (``kprtrack.registry.EMBEDDERS``): ``kpr`` (part-based, prompted),
+            ``omz`` (a global appearance embedding, one always-visible part) or ``none`` (no appearance:
+            only for trackers that need none, e.g. the IoU baseline).
         weights: manifest name or checkpoint path (``random:<variant>``: random weights).
         use_prompts: feed the keypoint prompts (positives and in-box negatives); ``False`` runs
             KPR in its prompt-optional mode.

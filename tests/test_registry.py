@@ -15,7 +15,7 @@ from kprtrack.stages import Detector, PoseEstimator, Tracker
 def test_every_stage_lists_its_kinds():
     assert {"yolox", "ultralytics", "oracle"} <= set(DETECTORS.kinds())
     assert {"hrnet", "mmpose", "ultralytics", "oracle"} <= set(POSE_ESTIMATORS.kinds())
-    assert {"kpr", "none"} <= set(EMBEDDERS.kinds())
+    assert {"kpr", "omz", "none"} <= set(EMBEDDERS.kinds())
     assert {"kprtrack", "bytetrack_iou"} <= set(TRACKERS.kinds())
 
 

@@ -53,3 +53,13 @@ def build_ultralytics_pose(section: PoseSection, context: BuildContext) -> PoseE
     from kprtrack.detect.builders import ultralytics_model
 
     return ultralytics_model(context)
+
+
+@register_pose("tinypose")
+def build_tinypose(section: PoseSection, context: BuildContext) -> PoseEstimator:
+    """PP-TinyPose (COCO-17, real people), ported natively from PaddleDetection's release."""
+    from kprtrack.pose.tinypose_estimator import TinyPoseEstimator
+
+    return TinyPoseEstimator.from_checkpoint(
+        checkpoint_path(section.weights), device=context.config.device, dtype=context.config.dtype
+    )

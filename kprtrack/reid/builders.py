@@ -36,3 +36,20 @@ def build_kpr_embedder(section: ReidSection, context: BuildContext) -> Embedder:
 def build_no_embedder(section: ReidSection, context: BuildContext) -> None:
     """No appearance model (for trackers that need none, e.g. ``bytetrack_iou``)."""
     return None
+
+
+@register_embedder("omz")
+def build_omz_embedder(section: ReidSection, context: BuildContext) -> Embedder:
+    """A global appearance embedding (Intel OMZ person-reidentification-retail-0288/0287 port) as one part.
+
+    The tracker's part distance then becomes ``sqrt(cosine distance / 2)``; prompts are not used.
+    """
+    from kprtrack.reid.omz_embedder import OMZReidEmbedder
+
+    return OMZReidEmbedder.from_checkpoint(
+        checkpoint_path(section.weights),
+        device=context.config.device,
+        dtype=context.config.dtype,
+        max_batch=section.batch_size,
+        keypoint_format=context.keypoint_format,
+    )
