@@ -10,7 +10,7 @@ from typing import Any
 
 from kprtrack.config import ConfigError, dataclass_from_dict, load_yaml
 
-FORMATS = ("megvii-yolox", "mmdet-yolox", "mmpose-topdown", "kpr-release")
+FORMATS = ("megvii-yolox", "mmdet-yolox", "mmpose-topdown", "kpr-release", "tinypose")
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         counts = {v: int((flags == v).sum()) for v in (0, 1, 2)}
         hidden = [(scores[flags < 2] >= t).mean() for t in THRESHOLDS]
         gaps = {"v=0|1": np.array(shares[2]) - np.array(hidden), "v=0": np.array(shares[2]) - np.array(shares[0])}
+        shares["v=0|1"] = hidden
+        counts["v=0|1"] = int((flags < 2).sum())
         vis_rows.append((variant, counts, shares, gaps))
 
         if not args.no_timing:
@@ -172,9 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\nshare of joints with score >= threshold, by COCO visibility flag")
     print("| model | flag (joints) | " + " | ".join(f">= {t}" for t in THRESHOLDS) + " |")
     print("|---|---|" + "---|" * len(THRESHOLDS))
-    names = {0: "v=0 not labelled", 1: "v=1 occluded", 2: "v=2 visible"}
+    names = {0: "v=0 not labelled", 1: "v=1 occluded", 2: "v=2 visible", "v=0|1": "hidden, v=0 or 1"}
     for variant, counts, shares, gaps in vis_rows:
-        for v in (2, 1, 0):
+        for v in (2, 1, 0, "v=0|1"):
             cells = " | ".join(f"{s:.2f}" for s in shares[v])
             print(f"| {variant} | {names[v]} ({counts[v]}) | {cells} |")
         for hidden, gap in gaps.items():
