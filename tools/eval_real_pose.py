@@ -31,7 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from kprtrack.pose.tinypose_estimator import TinyPoseEstimator  # noqa: E402
+from kprtrack.pose.tinypose_estimator import IMAGENET_MEAN_255, IMAGENET_STD_255, TinyPoseEstimator  # noqa: E402
+from kprtrack.pose.transforms import normalize_crops  # noqa: E402
 from kprtrack.track.costs import OKS_SIGMAS  # noqa: E402
 from kprtrack.weights import repo_weights_dir  # noqa: E402
 
@@ -90,30 +91,38 @@ def predict_all(est: TinyPoseEstimator, images: list[np.ndarray], people: list[P
     return out
 
 
-def _ms(fn, repeats: int, per: int) -> tuple[float, float]:
-    """(min, median) milliseconds of ``fn()`` divided by ``per``, after 3 warm-up calls."""
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times) * 1e3 / per, statistics.median(times) * 1e3 / per
+def _ms(fn, repeats: int, per: int) -> dict[bool, tuple[float, float]]:
+    """``{flush_denormal: (min, median) ms of fn() / per}``; the two settings alternate call by call.
+
+    Alternating keeps bursts of load from other processes out of the comparison.
+    """
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for r in range(repeats + 3):
+        for flush in (False, True):
+            torch.set_flush_denormal(flush)
+            t0 = time.perf_counter()
+            fn()
+            if r >= 3:  # warm-up
+                times[flush].append(time.perf_counter() - t0)
+    torch.set_flush_denormal(False)
+    return {f: (min(t) * 1e3 / per, statistics.median(t) * 1e3 / per) for f, t in times.items()}
+
+
+def busiest_image(images: list[np.ndarray], people: list[Person]) -> tuple[np.ndarray, np.ndarray]:
+    """The image with the most people and their ``(N, 4)`` GT boxes."""
+    counts = np.bincount([p.image for p in people], minlength=len(images))
+    i = int(np.argmax(counts))
+    return images[i], np.stack([p.box_xyxy for p in people if p.image == i])
 
 
 def timings(
     est: TinyPoseEstimator, images: list[np.ndarray], people: list[Person], repeats: int
-) -> dict[str, tuple[float, float]]:
-    """ms per crop (min, median): ``net b1``, ``net b8``, ``stage b1``, ``stage b8``, on real crops."""
-    image = images[people[0].image]
-    batch8 = [p for p in people if p.image == people[0].image]
-    boxes8 = np.stack([p.box_xyxy for p in (batch8 * 8)[:8]])
-    crops = est.predict(image, boxes8)
-    from kprtrack.pose.tinypose_estimator import IMAGENET_MEAN_255, IMAGENET_STD_255
-    from kprtrack.pose.transforms import normalize_crops
-
-    x8 = normalize_crops(crops.crops, IMAGENET_MEAN_255, IMAGENET_STD_255, swap_channels=False)
+) -> dict[str, dict[bool, tuple[float, float]]]:
+    """ms per crop ``{measure: {flush_denormal: (min, median)}}`` for ``net b1``, ``net b8``, ``stage b1``,
+    ``stage b8``, on real crops (the people of the busiest image, repeated to 8 boxes)."""
+    image, boxes = busiest_image(images, people)
+    boxes8 = np.concatenate([boxes] * 8)[:8]
+    x8 = normalize_crops(est.predict(image, boxes8).crops, IMAGENET_MEAN_255, IMAGENET_STD_255, swap_channels=False)
     out = {}
     with torch.inference_mode():
         out["net b1"] = _ms(lambda: est.net(x8[:1]), repeats, 1)
@@ -121,6 +130,26 @@ def timings(
     out["stage b1"] = _ms(lambda: est.estimate(image, boxes8[:1]), repeats, 1)
     out["stage b8"] = _ms(lambda: est.estimate(image, boxes8), repeats, 8)
     return out
+
+
+def count_subnormal(net: torch.nn.Module, x: torch.Tensor) -> tuple[int, int]:
+    """(subnormal, all) float32 values in the outputs of every convolution for input ``x``."""
+    tiny = torch.finfo(torch.float32).tiny
+    counts = [0, 0]
+
+    def hook(_module, _inputs, output):
+        a = output.abs()
+        counts[0] += int(((a > 0) & (a < tiny)).sum())
+        counts[1] += output.numel()
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    try:
+        with torch.inference_mode():
+            net(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return counts[0], counts[1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,10 +183,13 @@ def main(argv: list[str] | None = None) -> int:
         vis_rows.append((variant, counts, shares, gaps))
 
         if not args.no_timing:
+            crops = est.predict(*busiest_image(images, people)).crops
+            x = normalize_crops(crops, IMAGENET_MEAN_255, IMAGENET_STD_255, swap_channels=False)
+            sub, total = count_subnormal(est.net, x)
+            print(f"{variant}: {sub} subnormal values among {total} convolution outputs on {len(x)} real crops")
+            t = timings(est, images, people, args.repeats)
             for flush in (False, True):
-                torch.set_flush_denormal(flush)
-                speed_rows.append((variant, flush, timings(est, images, people, args.repeats)))
-            torch.set_flush_denormal(False)
+                speed_rows.append((variant, flush, {k: v[flush] for k, v in t.items()}))
 
     print("| model | mean OKS (GT boxes) | OKS >= 0.5 | min OKS | occluded skier OKS |")
     print("|---|---|---|---|---|")
