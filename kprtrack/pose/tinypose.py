@@ -250,9 +250,10 @@ class LiteModule(nn.Module):
         xs = [branch(x) for branch, x in zip(self.branches, xs)]
         outs = []
         for i, fuse_i in enumerate(self.fuse):
-            y = xs[0] if i == 0 else fuse_i[0](xs[0])
-            for j, x in enumerate(xs):
-                y = y + (x if j == i else fuse_i[j](x))
+            first = xs[0] if i == 0 else fuse_i[0](xs[0])
+            y = first + first  # the original starts from branch 0's term and adds it again
+            for j in range(1, len(xs)):
+                y = y + (xs[j] if j == i else fuse_i[j](xs[j]))
             if i == 0:
                 xs[0] = y  # the original accumulates output 0 in place into branch 0's tensor
             outs.append(F.relu(y))
