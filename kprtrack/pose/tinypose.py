@@ -17,10 +17,10 @@ convolutions, as in the released graph, so every convolution carries a bias.
   1x1 + ReLU; concatenate; shuffle), then a fuse: output ``i`` sums every branch ``j`` brought to
   branch ``i``'s resolution (``j > i``: 1x1 conv, nearest upsampling; ``j < i``: ``i - j`` steps of
   depthwise 3x3 stride 2 + 1x1 conv, ReLU between steps) and is passed through a ReLU. Two quirks
-  of the original are kept, because the released weights were trained with them: the own-branch
-  term of output 0 and the branch-0 term of every other output are counted twice, and outputs
-  ``i >= 1`` read branch 0 *after* output 0's sum was accumulated into it (PaddleDetection adds
-  in place into the branch-0 tensor).
+  of the original are kept, because the released graph computes them (PaddleDetection's model code,
+  so presumably also in training): the own-branch term of output 0 and the branch-0 term of every
+  other output are counted twice, and outputs ``i >= 1`` read branch 0 *after* output 0's sum was
+  accumulated into it (PaddleDetection adds in place into the branch-0 tensor).
 * **Head** (Lite-HRNet ``IterativeHead``): from the lowest resolution up, each branch adds the
   bilinearly upsampled (``align_corners=True``) result of the branch below, then a depthwise 3x3
   conv and a 1x1 conv + ReLU to the next branch's width; a final 1x1 conv gives 17 COCO heatmaps
