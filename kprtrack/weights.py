@@ -25,7 +25,7 @@ from typing import IO, Any
 from kprtrack.config import ConfigError, dataclass_from_dict, load_yaml
 from kprtrack.download import ChecksumError, DownloadError, Expected, FetchOptions, check_file, fetch, sha256_file
 
-FORMATS = ("megvii-yolox", "mmdet-yolox", "mmpose-topdown", "kpr-release", "omz-reid")
+FORMATS = ("megvii-yolox", "mmdet-yolox", "mmpose-topdown", "kpr-release", "omz-reid", "tinypose")
 OFFLINE_ENV = "KPRTRACK_OFFLINE"
 WEIGHTS_ENV = "KPRTRACK_WEIGHTS"
 VERIFIED_CACHE = "verified.json"

@@ -43,6 +43,32 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype
     return dtype
 
 
+def check_frame_and_boxes(frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Validate a pose stage's inputs.
+
+    Args:
+        frame: must be an ``(H, W, 3)`` uint8 array.
+        boxes: ``(N, 4)`` finite xyxy (any empty array means no box).
+
+    Returns:
+        The boxes as float32 ``(N, 4)``.
+
+    Raises:
+        ValueError: naming the offending argument and its shape.
+    """
+    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        desc = f"{frame.shape} {frame.dtype}" if isinstance(frame, np.ndarray) else type(frame).__name__
+        raise ValueError(f"frame must be an (H, W, 3) uint8 array, got {desc}")
+    boxes = np.asarray(boxes, dtype=np.float32)
+    if boxes.size == 0:
+        return boxes.reshape(0, 4)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"boxes must be (N, 4) xyxy, got shape {boxes.shape}")
+    if not np.isfinite(boxes).all():
+        raise ValueError("boxes contain NaN or infinite values")
+    return boxes
+
+
 @dataclass
 class TopdownPrediction:
     """Everything one frame's pass computes.
@@ -116,19 +142,6 @@ class HRNetPoseEstimator:
         """The keypoint convention of the outputs (``coco17`` or ``posetrack21``)."""
         return self.cfg.keypoint_format
 
-    def _check_inputs(self, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-            desc = f"{frame.shape} {frame.dtype}" if isinstance(frame, np.ndarray) else type(frame).__name__
-            raise ValueError(f"frame must be an (H, W, 3) uint8 array, got {desc}")
-        boxes = np.asarray(boxes, dtype=np.float32)
-        if boxes.size == 0:
-            return boxes.reshape(0, 4)
-        if boxes.ndim != 2 or boxes.shape[1] != 4:
-            raise ValueError(f"boxes must be (N, 4) xyxy, got shape {boxes.shape}")
-        if not np.isfinite(boxes).all():
-            raise ValueError("boxes contain NaN or infinite values")
-        return boxes
-
     @torch.inference_mode()
     def predict(self, frame: np.ndarray, boxes: np.ndarray, frame_is_rgb: bool = True) -> TopdownPrediction:
         """Run the full top-down path on all boxes of one frame.
@@ -141,7 +154,7 @@ class HRNetPoseEstimator:
         Returns:
             A :class:`TopdownPrediction` with ``N`` entries.
         """
-        boxes = self._check_inputs(frame, boxes)
+        boxes = check_frame_and_boxes(frame, boxes)
         p, k = self.cfg.pipeline, self.num_keypoints
         w, h = p.input_size
         hw, hh = self.cfg.codec.heatmap_size
