@@ -40,6 +40,7 @@ from kprtrack.detect.train import ModelEMA, TrainStep, build_optimizer, use_l1_a
 from kprtrack.detect.variants import build_yolox_from_arch
 from kprtrack.detect.weights import save_megvii_checkpoint
 from kprtrack.train.loop import EpochTrainer, check_same_settings, resume_state, set_lr
+from kprtrack.validate import check_at_least, check_choice, check_in_range
 
 BOX_KEYS = ("bbox", "bbox_visible")
 FINAL_CHECKPOINT = "detector.pth"
@@ -121,21 +122,17 @@ class DetectorTrainConfig:
     resume: bool = True
 
     def __post_init__(self) -> None:
-        if self.box not in BOX_KEYS:
-            raise ValueError(f"box: {self.box!r} is not one of {', '.join(BOX_KEYS)}")
+        check_choice(self, "box", BOX_KEYS)
         if len(self.input_size) != 2 or any(int(s) <= 0 or int(s) % 32 for s in self.input_size):
             raise ValueError(f"input_size: expected [height, width], positive multiples of 32, got {self.input_size}")
-        for name in ("frame_stride", "epochs", "batch_size", "max_labels", "num_threads", "log_every"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        check_at_least(self, ("frame_stride", "epochs", "batch_size", "max_labels", "num_threads", "log_every"), 1)
         if not 0 <= self.no_aug_epochs <= self.epochs:
             raise ValueError(f"no_aug_epochs: must be in [0, epochs={self.epochs}], got {self.no_aug_epochs}")
         if len(self.scale_range) != 2 or not 0 < self.scale_range[0] <= self.scale_range[1]:
             raise ValueError(f"scale_range: expected [low, high] with 0 < low <= high, got {self.scale_range}")
         if len(self.hsv_gains) != 3 or min(self.hsv_gains) < 0:
             raise ValueError(f"hsv_gains: expected three non-negative numbers, got {self.hsv_gains}")
-        if not 0 <= self.flip_prob <= 1:
-            raise ValueError(f"flip_prob: must be in [0, 1], got {self.flip_prob}")
+        check_in_range(self, ("flip_prob",))
 
     @property
     def arch(self) -> YOLOXArch:

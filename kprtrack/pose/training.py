@@ -44,6 +44,7 @@ from kprtrack.pose.model import TopdownHeatmapNet
 from kprtrack.pose.train import KeypointMSELoss, collate, init_weights, train_step
 from kprtrack.pose.variants import CODEC_VARIANTS, hrnet_config
 from kprtrack.train.loop import EpochTrainer, check_same_settings, resume_state, set_lr
+from kprtrack.validate import check_at_least, check_choice
 
 FINAL_CHECKPOINT = "pose.pth"
 #: settings a resumed run must share with the checkpoint.
@@ -120,15 +121,11 @@ class PoseTrainConfig:
     resume: bool = True
 
     def __post_init__(self) -> None:
-        if self.codec not in CODEC_VARIANTS:
-            raise ValueError(f"codec: {self.codec!r} is not one of {', '.join(CODEC_VARIANTS)}")
-        if self.keypoint_format not in CONVENTIONS:
-            raise ValueError(f"keypoint_format: {self.keypoint_format!r} is not one of {', '.join(CONVENTIONS)}")
+        check_choice(self, "codec", CODEC_VARIANTS)
+        check_choice(self, "keypoint_format", CONVENTIONS)
         if len(self.input_size) != 2 or any(int(s) <= 0 or int(s) % 32 for s in self.input_size):
             raise ValueError(f"input_size: expected [width, height], positive multiples of 32, got {self.input_size}")
-        for name in ("width", "frame_stride", "epochs", "batch_size", "num_threads", "log_every"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        check_at_least(self, ("width", "frame_stride", "epochs", "batch_size", "num_threads", "log_every"), 1)
         if self.sigma <= 0 or self.lr <= 0:
             raise ValueError(f"sigma and lr must be positive, got sigma={self.sigma}, lr={self.lr}")
 
