@@ -75,3 +75,11 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.synth_data import generated
 
     return generated(tmp_path_factory, "tiny")
+
+
+@pytest.fixture(scope="session")
+def occ_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An Occluded-PoseTrack-ReID folder (train, query, gallery) built from the tiny preset, once per session."""
+    from tests.synth_data import occ_ptrack
+
+    return occ_ptrack(tmp_path_factory)

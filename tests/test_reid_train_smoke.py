@@ -22,14 +22,6 @@ from tests.conftest import REPO
 from tests.synth_data import generated
 
 
-@pytest.fixture(scope="module")
-def occ_root(tmp_path_factory):
-    root = generated(tmp_path_factory, "tiny", write_video=False)
-    out = tmp_path_factory.mktemp("occ_smoke")
-    build_occ_ptrack(out, root, root, OccPTrackConfig())
-    return out
-
-
 def _config(data: Path, out: Path, **changes) -> KPRTrainConfig:
     base = dict(
         data_root=str(data),
