@@ -1,8 +1,29 @@
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import pytest
 
-from kprtrack.config import ConfigError, apply_overrides, dataclass_from_dict, dataclass_to_dict, load_dataclass
+from kprtrack.config import (
+    ConfigError,
+    apply_overrides,
+    dataclass_from_dict,
+    dataclass_to_dict,
+    load_dataclass,
+    load_yaml,
+)
+from kprtrack.detect.training import DetectorTrainConfig
+from kprtrack.pose.training import PoseTrainConfig
+from kprtrack.reid.train.config import KPRTrainConfig
+from kprtrack.track.config import ByteTrackIoUConfig, KPRTrackerConfig
+from tests.conftest import REPO
+
+#: configs/<file> -> the dataclass whose defaults it restates, field for field.
+RESTATED_DEFAULTS = {
+    "train/detector.yaml": DetectorTrainConfig,
+    "train/pose.yaml": PoseTrainConfig,
+    "train/kpr.yaml": KPRTrainConfig,
+    "tracker/kprtrack.yaml": KPRTrackerConfig,
+    "tracker/bytetrack_iou.yaml": ByteTrackIoUConfig,
+}
 
 
 @dataclass
@@ -57,3 +78,11 @@ def test_yaml_file_and_overrides(tmp_path):
     bad.write_text("- a list\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_dataclass(Outer, bad)
+
+
+@pytest.mark.parametrize("name", sorted(RESTATED_DEFAULTS))
+def test_yaml_states_the_dataclass_defaults(name):
+    cls = RESTATED_DEFAULTS[name]
+    path = REPO / "configs" / name
+    assert load_dataclass(cls, path) == cls()
+    assert set(load_yaml(path)) == {f.name for f in fields(cls)}  # every field stated
