@@ -29,7 +29,14 @@ from typing import Any
 
 import torch
 
-from kprtrack.checkpoints import CheckpointKeyError, ConfigNode, check_keys, extract_state_dict, load_checkpoint
+from kprtrack.checkpoints import (
+    CheckpointKeyError,
+    ConfigNode,
+    check_keys,
+    extract_state_dict,
+    load_checkpoint,
+    with_extra,
+)
 from kprtrack.reid.config import PART_NAMES, KPRConfig, SwinConfig
 from kprtrack.reid.model import KPR, build_kpr_model
 from kprtrack.reid.prompts import PROMPT_GROUPINGS
@@ -514,11 +521,7 @@ def save_kpr_checkpoint(
         "mAP": float(mAP),
         "config": _node(torchreid_config(model.config)),
     }
-    if extra:
-        clash = set(extra) & set(payload)
-        if clash:
-            raise ValueError(f"extra entries would overwrite {sorted(clash)}")
-        payload.update(extra)
+    payload = with_extra(payload, extra, "save_kpr_checkpoint")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
