@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,17 +48,18 @@ class Comparison:
     note: str = ""
 
 
-def tolerance_table(rules: Sequence[tuple[str, float]], default: float) -> Callable[[str], float]:
-    """A tolerance function: the tolerance of the first ``(glob pattern, tolerance)`` rule a key matches.
+def tolerance_table(patterns: Mapping[float, Sequence[str]], default: float) -> Callable[[str], float]:
+    """A tolerance function: the absolute tolerance whose ``fnmatch`` patterns a key matches first.
 
     Args:
-        rules: ``fnmatch`` patterns (``"image_tensor_*"``, ``"*_margin"``) and their absolute tolerances.
-        default: the tolerance of a key no rule matches.
+        patterns: tolerance -> glob patterns of the keys it applies to (``"image_tensor_*"``, ``"*_margin"``),
+            tried in order.
+        default: the tolerance of a key no pattern matches.
     """
 
     def tolerance(key: str) -> float:
-        for pattern, tol in rules:
-            if fnmatch.fnmatchcase(key, pattern):
+        for tol, globs in patterns.items():
+            if any(fnmatch.fnmatchcase(key, g) for g in globs):
                 return tol
         return default
 

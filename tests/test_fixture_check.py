@@ -9,7 +9,7 @@ from kprtrack.fixture_check import load_image_inputs, tolerance_table
 
 
 def test_tolerance_table_takes_the_first_matching_pattern():
-    tol = tolerance_table((("num_images", 0.0), ("*_keypoints_flip", 1e-3), ("img*", 1e-4)), default=0.5)
+    tol = tolerance_table({0.0: ("num_images",), 1e-3: ("x", "*_keypoints_flip"), 1e-4: ("img*",)}, default=0.5)
     assert tol("num_images") == 0.0
     assert tol("img0_keypoints_flip") == 1e-3  # matches both patterns: the first wins
     assert tol("img3_heatmaps") == 1e-4

@@ -146,7 +146,7 @@ def _box_tolerances(res: FrameDetections) -> dict[str, float]:
 
 
 #: everything else (preproc: same OpenCV resize; ratio, sizes, counts) is exact.
-_OTHER_TOLERANCES = tolerance_table((("*_margin", MARGIN_ATOL), ("*_gap_min", MARGIN_ATOL)), default=0.0)
+_OTHER_TOLERANCES = tolerance_table({MARGIN_ATOL: ("*_margin", "*_gap_min")}, default=0.0)
 
 
 def run_fixture(fixture_dir: Path) -> FixtureOutputs:

@@ -25,16 +25,12 @@ from kprtrack.reid.prompts import clip_keypoints, pad_negatives, scale_keypoints
 #: preprocessing 1e-6, model outputs 1e-4, distances 1e-4 off the diagonal and 1e-3 on it (one
 #: tolerance per key, so distance keys use the diagonal's), keypoints exact float64.
 tolerance = tolerance_table(
-    (
-        ("visibility_*", 0.0),
-        ("test_visibility_*", 0.0),
-        ("image_tensor_*", 1e-6),
-        ("prompt_masks_*", 1e-6),
-        ("keypoints_resized_*", 1e-9),
-        ("negative_keypoints_resized_*", 1e-9),
-        ("dist*", 1e-3),
-        ("synthetic_dist*", 1e-3),
-    ),
+    {
+        0.0: ("visibility_*", "test_visibility_*"),
+        1e-6: ("image_tensor_*", "prompt_masks_*"),
+        1e-9: ("keypoints_resized_*", "negative_keypoints_resized_*"),
+        1e-3: ("dist*", "synthetic_dist*"),
+    },
     default=1e-4,
 )
 
