@@ -198,3 +198,15 @@ def load_state_dict_strict(model: torch.nn.Module, state_dict: Mapping[str, torc
     """Check keys and shapes with :func:`check_state_dict`, then load (strict)."""
     check_state_dict(model, state_dict, source)
     model.load_state_dict(state_dict, strict=True)
+
+
+def with_extra(state: Mapping[str, Any], extra: Mapping[str, Any] | None, writer: str) -> dict[str, Any]:
+    """A checkpoint's own top-level entries followed by the caller's ``extra`` ones.
+
+    Raises:
+        ValueError: an ``extra`` entry would overwrite one of ``state``'s (named, with ``writer``).
+    """
+    clash = sorted(set(extra or {}) & set(state))
+    if clash:
+        raise ValueError(f"{writer}: extra entries {clash} would overwrite the checkpoint's own")
+    return {**state, **(extra or {})}

@@ -8,8 +8,9 @@ the checkpoint and inputs, runs the full path and returns every output under the
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,47 @@ class Comparison:
     tolerance: float
     ok: bool
     note: str = ""
+
+
+def tolerance_table(patterns: Mapping[float, Sequence[str]], default: float) -> Callable[[str], float]:
+    """A tolerance function: the absolute tolerance whose ``fnmatch`` patterns a key matches first.
+
+    Args:
+        patterns: tolerance -> glob patterns of the keys it applies to (``"image_tensor_*"``, ``"*_margin"``),
+            tried in order.
+        default: the tolerance of a key no pattern matches.
+    """
+
+    def tolerance(key: str) -> float:
+        for tol, globs in patterns.items():
+            if any(fnmatch.fnmatchcase(key, g) for g in globs):
+                return tol
+        return default
+
+    return tolerance
+
+
+def load_image_inputs(path: Path, per_image: Sequence[str]) -> tuple[int, dict[str, np.ndarray]]:
+    """``num_images`` and every array of a fixture's ``inputs.npz``, checking that each image has its keys.
+
+    Args:
+        path: the ``inputs.npz`` file.
+        per_image: key templates every image ``i`` must have (``"img{i}"``, ``"img{i}_bboxes_xyxy"``).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: ``num_images`` or an image's key is missing.
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"{path.name} not found in {path.parent}")
+    with np.load(path, allow_pickle=False) as data:
+        if "num_images" not in data.files:
+            raise ValueError(f"{path}: key 'num_images' is missing")
+        num_images = int(data["num_images"])
+        missing = [k.format(i=i) for i in range(num_images) for k in per_image if k.format(i=i) not in data.files]
+        if missing:
+            raise ValueError(f"{path}: keys {missing} are missing")
+        return num_images, {key: np.asarray(data[key]) for key in data.files}
 
 
 def run_mode(mode: str, fixture_dir: Path) -> FixtureOutputs:

@@ -18,6 +18,18 @@ from kprtrack.keypoints import check_convention
 _OPTIONAL = ("embeddings", "visibility", "track_ids")
 
 
+def check_image(image: Any, name: str = "frame") -> np.ndarray:
+    """``image`` itself if it is a uint8 ``(H, W, 3)`` array (any size, empty included).
+
+    Raises:
+        ValueError: naming ``name``, with the type or dtype and shape found.
+    """
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        desc = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise ValueError(f"{name}: expected a uint8 (H, W, 3) array, got {desc}")
+    return image
+
+
 def _as_array(name: str, value: Any, dtype: np.dtype | type) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=dtype)

@@ -88,3 +88,11 @@ def _no_weight_downloads(monkeypatch, _weights_cache):
     write the developer's weights cache (the user cache folder is a per-session temporary one)."""
     monkeypatch.setenv("KPRTRACK_OFFLINE", "1")
     monkeypatch.setattr("kprtrack.weights.user_cache_dir", lambda: _weights_cache)
+
+
+@pytest.fixture(scope="session")
+def occ_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An Occluded-PoseTrack-ReID folder (train, query, gallery) built from the tiny preset, once per session."""
+    from tests.synth_data import occ_ptrack
+
+    return occ_ptrack(tmp_path_factory)

@@ -1,4 +1,4 @@
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import pytest
 
@@ -10,6 +10,20 @@ from kprtrack.config import (
     load_dataclass,
     load_yaml,
 )
+from kprtrack.detect.training import DetectorTrainConfig
+from kprtrack.pose.training import PoseTrainConfig
+from kprtrack.reid.train.config import KPRTrainConfig
+from kprtrack.track.config import ByteTrackIoUConfig, KPRTrackerConfig
+from tests.conftest import REPO
+
+#: configs/<file> -> the dataclass whose defaults it restates, field for field.
+RESTATED_DEFAULTS = {
+    "train/detector.yaml": DetectorTrainConfig,
+    "train/pose.yaml": PoseTrainConfig,
+    "train/kpr.yaml": KPRTrainConfig,
+    "tracker/kprtrack.yaml": KPRTrackerConfig,
+    "tracker/bytetrack_iou.yaml": ByteTrackIoUConfig,
+}
 
 
 @dataclass
@@ -94,3 +108,11 @@ def test_oversized_and_undecodable_configs_are_refused(tmp_path):
         load_yaml(binary)
     with pytest.raises(ConfigError, match="aliases"):
         apply_overrides({}, ["a=*x"])
+
+
+@pytest.mark.parametrize("name", sorted(RESTATED_DEFAULTS))
+def test_yaml_states_the_dataclass_defaults(name):
+    cls = RESTATED_DEFAULTS[name]
+    path = REPO / "configs" / name
+    assert load_dataclass(cls, path) == cls()
+    assert set(load_yaml(path)) == {f.name for f in fields(cls)}  # every field stated

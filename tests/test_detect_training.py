@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 
 import cv2
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 import torch
 
 from kprtrack.checkpoints import load_checkpoint
-from kprtrack.config import ConfigError, load_dataclass, load_yaml
+from kprtrack.config import ConfigError
 from kprtrack.detect import YOLOXDetector
 from kprtrack.detect.evaluate import (
     average_precision,
@@ -53,12 +52,6 @@ def _small_cfg(root, out, **kw) -> DetectorTrainConfig:
     )
     base.update(kw)
     return DetectorTrainConfig(**base)
-
-
-def test_yaml_states_the_defaults():
-    path = REPO / "configs" / "train" / "detector.yaml"
-    assert load_dataclass(DetectorTrainConfig, path) == DetectorTrainConfig()
-    assert set(load_yaml(path)) == {f.name for f in dataclasses.fields(DetectorTrainConfig)}
 
 
 def test_config_overrides_and_errors(tmp_path):

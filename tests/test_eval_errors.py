@@ -29,20 +29,21 @@ def _fails(tmp_path, gt: dict, pred: dict, error=PoseTrackFormatError, **options
     return str(info.value)
 
 
-def _gt_error(tmp_path, mutate) -> str:
-    gt, pred = _docs()
-    mutate(gt)
-    message = _fails(tmp_path, gt, pred)
-    assert f"gt/{SEQ}" in message
+def _error(tmp_path, side: str, mutate) -> str:
+    """The error once ``mutate`` changed the ``side`` (``gt`` or ``pred``) document; it must name that file."""
+    docs = dict(zip(("gt", "pred"), _docs()))
+    mutate(docs[side])
+    message = _fails(tmp_path, docs["gt"], docs["pred"])
+    assert f"{side}/{SEQ}" in message
     return message
+
+
+def _gt_error(tmp_path, mutate) -> str:
+    return _error(tmp_path, "gt", mutate)
 
 
 def _pred_error(tmp_path, mutate) -> str:
-    gt, pred = _docs()
-    mutate(pred)
-    message = _fails(tmp_path, gt, pred)
-    assert f"pred/{SEQ}" in message
-    return message
+    return _error(tmp_path, "pred", mutate)
 
 
 # ----------------------------------------------------------------------------- folders and sequences

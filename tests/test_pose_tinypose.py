@@ -111,7 +111,7 @@ def test_estimator_follows_the_pose_stage_contract():
     pred = est.predict(frame, boxes)
     lo, hi = pred.centers - pred.scales / 2, pred.centers + pred.scales / 2
     assert np.all((poses[..., :2] >= lo[:, None] - 1) & (poses[..., :2] <= hi[:, None] + 1))
-    with pytest.raises(ValueError, match="frame must be"):
+    with pytest.raises(ValueError, match="frame: expected a uint8"):
         est.estimate(frame[..., 0], boxes)
     with pytest.raises(ValueError, match="boxes must be"):
         est.estimate(frame, boxes[:, :3])

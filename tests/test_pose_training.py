@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 
 import numpy as np
 import pytest
 import torch
 
 from kprtrack.checkpoints import load_checkpoint
-from kprtrack.config import ConfigError, load_dataclass, load_yaml
+from kprtrack.config import ConfigError
 from kprtrack.keypoints import POSETRACK21_NAMES
 from kprtrack.pose import HRNetPoseEstimator
 from kprtrack.pose.codecs import HeatmapCodec
@@ -44,12 +43,6 @@ def _small_cfg(root, out, **kw) -> PoseTrainConfig:
     )
     base.update(kw)
     return PoseTrainConfig(**base)
-
-
-def test_yaml_states_the_defaults():
-    path = REPO / "configs" / "train" / "pose.yaml"
-    assert load_dataclass(PoseTrainConfig, path) == PoseTrainConfig()
-    assert set(load_yaml(path)) == {f.name for f in dataclasses.fields(PoseTrainConfig)}
 
 
 def test_config_overrides_and_errors():

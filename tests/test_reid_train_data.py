@@ -20,17 +20,7 @@ from kprtrack.reid.train.data import (
     random_pad_crop,
     resize_sample,
 )
-from kprtrack.reid.train.occ_ptrack import OccPTrackConfig, build_occ_ptrack
 from kprtrack.train.common import PKSampler
-from tests.synth_data import generated
-
-
-@pytest.fixture(scope="module")
-def occ_root(tmp_path_factory):
-    root = generated(tmp_path_factory, "tiny", write_video=False)
-    out = tmp_path_factory.mktemp("occ_data")
-    build_occ_ptrack(out, root, root, OccPTrackConfig())
-    return out
 
 
 def test_pk_sampler_batches_have_p_identities_times_k():

@@ -7,8 +7,7 @@ import pytest
 
 from kprtrack.reid.build import build_kpr
 from kprtrack.reid.train.evaluate import evaluate_reid, extract, metrics_row, rank1_map
-from kprtrack.reid.train.occ_ptrack import OccPTrackConfig, build_occ_ptrack
-from tests.synth_data import generated
+from tests.synth_data import occ_ptrack
 
 
 def test_rank1_and_map_hand_example():
@@ -39,9 +38,7 @@ def test_rank1_map_perfect_ties_and_errors():
 
 
 def test_evaluate_reid_on_built_split(tmp_path_factory):
-    root = generated(tmp_path_factory, "tiny", write_video=False)
-    out = tmp_path_factory.mktemp("occ_eval")
-    build_occ_ptrack(out, None, root, OccPTrackConfig())
+    out = occ_ptrack(tmp_path_factory, with_train=False)
     model = build_kpr("kpr_swin_nano_k8", image_size=(64, 32), dim_reduce_output=16, num_classes=4)
     model.train()
     res = evaluate_reid(model, out, use_prompts=True, batch_size=16)

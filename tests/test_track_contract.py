@@ -7,7 +7,17 @@ import pytest
 
 from kprtrack.structures import FrameRecord
 from kprtrack.track import IdCounter, KPRTracker, TrackState
-from tests.track_helpers import APPEARANCE_VARIANTS, VARIANTS, Det, box_at, frame, identity, make_tracker, run
+from tests.track_helpers import (
+    APPEARANCE_VARIANTS,
+    VARIANTS,
+    Det,
+    box_at,
+    exact_frame,
+    frame,
+    identity,
+    make_tracker,
+    run,
+)
 
 ALL = list(VARIANTS)
 
@@ -186,15 +196,7 @@ def test_part_visible_only_in_some_frames(variant):
     feats[3][3] = -base[3]
     visibility = [vis_off, np.ones(9, bool), np.ones(9, bool), vis_off]
     for i, (f, v) in enumerate(zip(feats, visibility)):
-        rec = FrameRecord(
-            boxes=np.array([box_at(100)], np.float32),
-            scores=np.array([0.9], np.float32),
-            keypoints=np.zeros((1, 17, 3), np.float32),
-            embeddings=f[None],
-            visibility=v[None],
-            frame_index=i,
-        )
-        assert list(tracker.update(rec).track_ids) == [1]
+        assert list(tracker.update(exact_frame(f, v, i)).track_ids) == [1]
         memory = tracker.tracks[0].memory
         if i == 0:
             assert not memory.visibility[3] and memory.visibility[[0, 1, 2, 4, 5, 6, 7, 8]].all()
@@ -219,15 +221,7 @@ def test_invisible_foreground_is_still_updated():
     vis = np.ones(9, bool)
     tracker = KPRTracker()
     for i, (f, v) in enumerate([(f0, vis), (0.99 * f0 + 0.01 * f1, np.r_[False, vis[1:]])]):
-        rec = FrameRecord(
-            boxes=np.array([box_at(100)], np.float32),
-            scores=np.array([0.9], np.float32),
-            keypoints=np.zeros((1, 17, 3), np.float32),
-            embeddings=f[None],
-            visibility=v[None],
-            frame_index=i,
-        )
-        tracker.update(rec)
+        tracker.update(exact_frame(f, v, i))
     fg = (0.99 * f0 + 0.01 * f1)[0]
     fg = fg / np.linalg.norm(fg)
     np.testing.assert_allclose(tracker.tracks[0].memory.embeddings[0], 0.9 * f0[0] + 0.1 * fg, atol=1e-6)
@@ -244,15 +238,7 @@ def test_pairs_without_a_common_visible_part_never_match(variant):
     tracker = make_tracker(variant)
     for i, v in enumerate([first, second]):
         # the tracker always counts the foreground as seen in its memory; hide it in both detections
-        rec = FrameRecord(
-            boxes=np.array([box_at(100)], np.float32),
-            scores=np.array([0.9], np.float32),
-            keypoints=np.zeros((1, 17, 3), np.float32),
-            embeddings=f[None],
-            visibility=v[None],
-            frame_index=i,
-        )
-        out = tracker.update(rec)
+        out = tracker.update(exact_frame(f, v, i))
     assert list(out.track_ids) == [-1]  # the second detection started a new (unconfirmed) track
 
 

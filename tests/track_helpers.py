@@ -100,6 +100,18 @@ def frame(
     )
 
 
+def exact_frame(features: np.ndarray, visibility: np.ndarray, frame_index: int) -> FrameRecord:
+    """One detection at ``box_at(100)`` with exactly these ``(P, D)`` features and ``(P,)`` visibility (no noise)."""
+    return FrameRecord(
+        boxes=np.array([box_at(100)], np.float32),
+        scores=np.array([0.9], np.float32),
+        keypoints=np.zeros((1, 17, 3), np.float32),
+        embeddings=features[None],
+        visibility=visibility[None],
+        frame_index=frame_index,
+    )
+
+
 def run(tracker: BaseTracker, frames: Sequence[Sequence[Det]], seed: int = 0, start: int = 0) -> list[np.ndarray]:
     """Feed ``frames`` to ``tracker``; returns the ``(N,)`` track ids of each frame."""
     rng = np.random.default_rng(seed)

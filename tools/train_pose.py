@@ -15,27 +15,12 @@ posetrack21 keypoints; loads with ``HRNetPoseEstimator.from_checkpoint``).
 
 from __future__ import annotations
 
-import argparse
-import time
-
-from kprtrack.config import dataclass_to_dict
-from kprtrack.pose.training import PoseTrainer, config_from_yaml
+from kprtrack.pose.training import PoseTrainConfig, PoseTrainer, config_from_yaml
+from kprtrack.train.script import run_training_script
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default=None, help="YAML file of PoseTrainConfig fields")
-    parser.add_argument("--stop-after-epoch", type=int, default=None, help="stop after this many epochs (resumable)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("overrides", nargs="*", help="key=value settings applied after the config file")
-    args = parser.parse_args()
-    cfg = config_from_yaml(args.config, args.overrides)
-    print("pose training config:", dataclass_to_dict(cfg))
-    tick = time.perf_counter()
-    trainer = PoseTrainer(cfg)
-    print(f"{len(trainer.dataset)} people, {trainer.iters_per_epoch} iterations per epoch")
-    path = trainer.run(stop_after_epoch=args.stop_after_epoch, progress=not args.quiet)
-    print(f"wrote {path} after {time.perf_counter() - tick:.0f} s (started at epoch {trainer.start_epoch + 1})")
+    run_training_script(PoseTrainer, PoseTrainConfig, config_from_yaml, __doc__, echo=print)
 
 
 if __name__ == "__main__":

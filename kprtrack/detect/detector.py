@@ -20,6 +20,7 @@ from kprtrack.detect.postprocess import postprocess_megvii, postprocess_mmdet, r
 from kprtrack.detect.preprocess import CONVENTIONS, Letterbox, letterbox, to_input_tensor
 from kprtrack.detect.variants import VARIANTS, build_yolox, canonical_variant
 from kprtrack.detect.weights import load_yolox
+from kprtrack.structures import check_image
 
 #: defaults of the two conventions' reference scripts, used when a threshold is left as None.
 DEFAULT_THRESHOLDS = {"megvii": (0.1, 0.45), "mmdet": (0.01, 0.65)}
@@ -189,10 +190,8 @@ class YOLOXDetector:
         results: list[FrameDetections | None] = [None] * len(frames)
         todo = []
         for i, frame in enumerate(frames):
-            if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-                desc = f"{frame.dtype} {frame.shape}" if isinstance(frame, np.ndarray) else type(frame).__name__
-                raise ValueError(f"frames[{i}] must be a uint8 (H, W, 3) array, got {desc}")
-            if frame.shape[0] == 0 or frame.shape[1] == 0:
+            check_image(frame, f"frames[{i}]")
+            if frame.size == 0:  # no rows or no columns
                 results[i] = FrameDetections(None, _empty_rows(), _empty_rows())
             else:
                 todo.append(i)

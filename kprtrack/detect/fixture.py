@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from kprtrack.detect.detector import DEFAULT_THRESHOLDS, YOLOXDetector, YOLOXDetectorConfig
+from kprtrack.detect.detector import DEFAULT_THRESHOLDS, FrameDetections, YOLOXDetector, YOLOXDetectorConfig
 from kprtrack.detect.postprocess import decision_margins
 from kprtrack.detect.weights import load_yolox
-from kprtrack.fixture_check import FixtureOutputs
+from kprtrack.fixture_check import FixtureOutputs, load_image_inputs, tolerance_table
 
 #: tolerances (README "Checks and tolerances"): probabilities 1e-4, raw boxes 1e-2 px + 1e-4 relative,
 #: detection boxes 1e-2 px (in input pixels; divided by the ratio in image pixels); derived margins 1e-3.
@@ -84,6 +84,71 @@ def _input_size(entry: dict[str, Any]) -> tuple[int, int] | None:
     return None
 
 
+def _detector_config(doc: dict[str, Any], entry: dict[str, Any], checkpoint_format: str) -> YOLOXDetectorConfig:
+    """The detector settings the fixture states: convention, thresholds, input size, legacy normalisation."""
+    convention = str(entry.get("convention") or doc.get("convention") or checkpoint_format)
+    if convention not in DEFAULT_THRESHOLDS:
+        convention = "megvii"
+    post = doc.get("postprocessing") or {}
+    pre = doc.get("preprocessing") or {}
+    conf = _threshold(post, ("conf_thre", "score_thr", "conf_threshold"))
+    nms = _threshold(post, ("nms_thre", "iou_threshold", "nms_threshold"))
+    default_conf, default_nms = (0.1, 0.45) if convention == "megvii" else DEFAULT_THRESHOLDS["mmdet"]
+    return YOLOXDetectorConfig(
+        input_size=_input_size(entry),
+        conf_threshold=default_conf if conf is None else conf,
+        nms_threshold=default_nms if nms is None else nms,
+        classes=None,
+        convention=convention,
+        legacy=bool(pre.get("legacy", False)) or "legacy=True" in str(pre.get("function", "")),
+    )
+
+
+def _image_outputs(
+    res: FrameDetections, agnostic_in: np.ndarray, agnostic_orig: np.ndarray, detector: YOLOXDetector
+) -> dict[str, np.ndarray]:
+    """One image's outputs, named as in ``expected.npz`` without the ``img{i}_`` prefix."""
+    info = res.letterbox
+    cfg = detector.config
+    mmdet = cfg.convention == "mmdet"
+    out: dict[str, np.ndarray] = {
+        "preproc": res.preproc,
+        "ratio": np.asarray(info.ratio, dtype=np.float64),
+        "resized_hw": np.asarray(info.resized_hw, dtype=np.int64),
+    }
+    if mmdet:
+        out["scale_factor"] = np.asarray(info.box_scale_xy, dtype=np.float64)
+    out["raw_output"] = res.raw[None]
+    out["dets"] = res.dets_input
+    out["dets_orig"] = res.dets
+    out["dets_agnostic"] = agnostic_in
+    out["dets_agnostic_orig"] = agnostic_orig
+    out["person_dets_orig"] = res.dets[res.dets[:, 6] == 0]
+    margins = decision_margins(
+        torch.from_numpy(res.raw),
+        detector.num_classes,
+        cfg.conf_threshold,
+        cfg.nms_threshold,
+        info.box_scale_xy if mmdet else None,
+    )
+    out["num_candidates"] = np.asarray(int(margins.pop("num_candidates")), dtype=np.int64)
+    out.update({key: np.asarray(value, dtype=np.float32) for key, value in margins.items()})
+    return out
+
+
+def _box_tolerances(res: FrameDetections) -> dict[str, float]:
+    """Tolerance of one image's box outputs (keys without the ``img{i}_`` prefix)."""
+    out = {"raw_output": BOX_ATOL + BOX_RTOL * float(np.abs(res.raw[:, :4]).max(initial=0.0))}
+    min_scale = min(res.letterbox.box_scale_xy)
+    out.update({key: BOX_ATOL / min_scale for key in ("dets_orig", "dets_agnostic_orig", "person_dets_orig")})
+    out.update({key: BOX_ATOL for key in ("dets", "dets_agnostic")})
+    return out
+
+
+#: everything else (preproc: same OpenCV resize; ratio, sizes, counts) is exact.
+_OTHER_TOLERANCES = tolerance_table({MARGIN_ATOL: ("*_margin", "*_gap_min")}, default=0.0)
+
+
 def run_fixture(fixture_dir: Path) -> FixtureOutputs:
     """Run the YOLOX detector on a fixture folder and return every output with its tolerance.
 
@@ -93,44 +158,13 @@ def run_fixture(fixture_dir: Path) -> FixtureOutputs:
     """
     folder = Path(fixture_dir)
     doc, entry = _read_architecture(folder)
-    inputs_path = folder / "inputs.npz"
-    if not inputs_path.is_file():
-        raise FileNotFoundError(f"inputs.npz not found in {folder}")
+    n, inputs = load_image_inputs(folder / "inputs.npz", ("img{i}",))
     model, fmt = load_yolox(_find_checkpoint(folder, entry))
-    convention = str(entry.get("convention") or doc.get("convention") or fmt)
-    if convention not in DEFAULT_THRESHOLDS:
-        convention = "megvii"
-    post = doc.get("postprocessing") or {}
-    pre = doc.get("preprocessing") or {}
-    conf = _threshold(post, ("conf_thre", "score_thr", "conf_threshold"))
-    nms = _threshold(post, ("nms_thre", "iou_threshold", "nms_threshold"))
-    legacy = bool(pre.get("legacy", False)) or "legacy=True" in str(pre.get("function", ""))
-    with np.load(inputs_path, allow_pickle=False) as data:
-        if "num_images" not in data.files:
-            raise ValueError(f"{inputs_path}: no 'num_images' entry")
-        n = int(data["num_images"])
-        missing = [f"img{i}" for i in range(n) if f"img{i}" not in data.files]
-        if missing:
-            raise ValueError(f"{inputs_path}: missing images {missing}")
-        images_bgr = [np.asarray(data[f"img{i}"]) for i in range(n)]
-    if conf is None or nms is None:
-        default_conf, default_nms = (0.1, 0.45) if convention == "megvii" else DEFAULT_THRESHOLDS["mmdet"]
-        conf = default_conf if conf is None else conf
-        nms = default_nms if nms is None else nms
-    config = YOLOXDetectorConfig(
-        input_size=_input_size(entry),
-        conf_threshold=conf,
-        nms_threshold=nms,
-        classes=None,
-        convention=convention,
-        legacy=legacy,
-    )
-    detector = YOLOXDetector(model, config)
-    frames_rgb = [np.ascontiguousarray(img[:, :, ::-1]) for img in images_bgr]
+    detector = YOLOXDetector(model, _detector_config(doc, entry, fmt))
+    frames_rgb = [np.ascontiguousarray(inputs[f"img{i}"][:, :, ::-1]) for i in range(n)]  # BGR -> RGB
     results = detector.run(frames_rgb, color="rgb", keep_intermediates=True)
     raws = torch.from_numpy(np.stack([r.raw for r in results]))
-    infos = [r.letterbox for r in results]
-    agnostic_orig, agnostic_in = detector.postprocess(raws, infos, class_agnostic=True)
+    agnostic_orig, agnostic_in = detector.postprocess(raws, [r.letterbox for r in results], class_agnostic=True)
 
     arrays: dict[str, np.ndarray] = {
         "num_images": np.asarray(n, dtype=np.int64),
@@ -138,41 +172,11 @@ def run_fixture(fixture_dir: Path) -> FixtureOutputs:
     }
     box_tol: dict[str, float] = {}
     for i, res in enumerate(results):
-        info = res.letterbox
-        p = f"img{i}_"
-        arrays[p + "preproc"] = res.preproc
-        arrays[p + "ratio"] = np.asarray(info.ratio, dtype=np.float64)
-        arrays[p + "resized_hw"] = np.asarray(info.resized_hw, dtype=np.int64)
-        if convention == "mmdet":
-            arrays[p + "scale_factor"] = np.asarray(info.box_scale_xy, dtype=np.float64)
-        arrays[p + "raw_output"] = res.raw[None]
-        arrays[p + "dets"] = res.dets_input
-        arrays[p + "dets_orig"] = res.dets
-        arrays[p + "dets_agnostic"] = agnostic_in[i]
-        arrays[p + "dets_agnostic_orig"] = agnostic_orig[i]
-        arrays[p + "person_dets_orig"] = res.dets[res.dets[:, 6] == 0]
-        margins = decision_margins(
-            torch.from_numpy(res.raw),
-            detector.num_classes,
-            conf,
-            nms,
-            info.box_scale_xy if convention == "mmdet" else None,
-        )
-        arrays[p + "num_candidates"] = np.asarray(int(margins.pop("num_candidates")), dtype=np.int64)
-        for key, value in margins.items():
-            arrays[p + key] = np.asarray(value, dtype=np.float32)
-        box_tol[p + "raw_output"] = BOX_ATOL + BOX_RTOL * float(np.abs(res.raw[:, :4]).max(initial=0.0))
-        min_scale = min(info.box_scale_xy)
-        for key in ("dets_orig", "dets_agnostic_orig", "person_dets_orig"):
-            box_tol[p + key] = BOX_ATOL / min_scale
-        for key in ("dets", "dets_agnostic"):
-            box_tol[p + key] = BOX_ATOL
+        outputs = _image_outputs(res, agnostic_in[i], agnostic_orig[i], detector)
+        arrays.update({f"img{i}_{key}": value for key, value in outputs.items()})
+        box_tol.update({f"img{i}_{key}": tol for key, tol in _box_tolerances(res).items()})
 
     def tolerance(key: str) -> float:
-        if key in box_tol:
-            return box_tol[key]
-        if key.endswith(("_margin", "_gap_min")):
-            return MARGIN_ATOL
-        return 0.0  # preproc (same OpenCV resize), ratio, sizes, counts: exact
+        return box_tol[key] if key in box_tol else _OTHER_TOLERANCES(key)
 
     return FixtureOutputs(arrays, tolerance)

@@ -24,6 +24,8 @@ import cv2
 import numpy as np
 import torch
 
+from kprtrack.structures import check_image
+
 PAD_VALUE = 114
 LEGACY_MEAN = (0.485, 0.456, 0.406)
 LEGACY_STD = (0.229, 0.224, 0.225)
@@ -53,9 +55,7 @@ class Letterbox:
 
 
 def _check_image(img: np.ndarray) -> None:
-    if not isinstance(img, np.ndarray) or img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-        desc = f"{img.dtype} {img.shape}" if isinstance(img, np.ndarray) else type(img).__name__
-        raise ValueError(f"image must be a uint8 (H, W, 3) array, got {desc}")
+    check_image(img, "image")
     if img.shape[0] == 0 or img.shape[1] == 0:
         raise ValueError(f"image is empty: shape {img.shape}")
 

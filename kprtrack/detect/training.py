@@ -1,8 +1,8 @@
 """Training a YOLOX person detector on PoseTrack21-layout data (the synthetic world or the real set).
 
 :class:`DetectorTrainConfig` holds every setting (``configs/train/detector.yaml`` restates its
-defaults); :func:`train_detector` runs the epoch loop around :class:`kprtrack.detect.train.TrainStep`
-(SimOTA loss, Megvii's optimizer groups, EMA):
+defaults); :func:`train_detector` runs the shared epoch loop (:class:`kprtrack.train.loop.EpochTrainer`)
+around :class:`kprtrack.detect.train.TrainStep` (SimOTA loss, Megvii's optimizer groups, EMA):
 
 * data: every labelled frame (every ``frame_stride``-th) of a split, one class (person), the
   annotations' full-extent ``bbox`` (or ``bbox_visible``) as targets;
@@ -23,9 +23,7 @@ Batches are built in a fixed order from ``seed`` and the epoch, and each frame's
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,12 +39,13 @@ from kprtrack.detect.preprocess import PAD_VALUE, letterbox
 from kprtrack.detect.train import ModelEMA, TrainStep, build_optimizer, use_l1_at
 from kprtrack.detect.variants import build_yolox_from_arch
 from kprtrack.detect.weights import save_megvii_checkpoint
-from kprtrack.train.common import CSVLogger, cosine_with_warmup, seed_everything
+from kprtrack.train.loop import EpochTrainer, check_same_settings, resume_state, set_lr
+from kprtrack.validate import check_at_least, check_choice, check_in_range
 
 BOX_KEYS = ("bbox", "bbox_visible")
-LAST_CHECKPOINT = "last.pth"
 FINAL_CHECKPOINT = "detector.pth"
-LOG_FILE = "log.csv"
+#: settings a resumed run must share with the checkpoint.
+RESUME_KEYS = ("depth", "width", "depthwise", "input_size", "batch_size", "epochs")
 
 
 @dataclass
@@ -123,21 +122,17 @@ class DetectorTrainConfig:
     resume: bool = True
 
     def __post_init__(self) -> None:
-        if self.box not in BOX_KEYS:
-            raise ValueError(f"box: {self.box!r} is not one of {', '.join(BOX_KEYS)}")
+        check_choice(self, "box", BOX_KEYS)
         if len(self.input_size) != 2 or any(int(s) <= 0 or int(s) % 32 for s in self.input_size):
             raise ValueError(f"input_size: expected [height, width], positive multiples of 32, got {self.input_size}")
-        for name in ("frame_stride", "epochs", "batch_size", "max_labels", "num_threads", "log_every"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        check_at_least(self, ("frame_stride", "epochs", "batch_size", "max_labels", "num_threads", "log_every"), 1)
         if not 0 <= self.no_aug_epochs <= self.epochs:
             raise ValueError(f"no_aug_epochs: must be in [0, epochs={self.epochs}], got {self.no_aug_epochs}")
         if len(self.scale_range) != 2 or not 0 < self.scale_range[0] <= self.scale_range[1]:
             raise ValueError(f"scale_range: expected [low, high] with 0 < low <= high, got {self.scale_range}")
         if len(self.hsv_gains) != 3 or min(self.hsv_gains) < 0:
             raise ValueError(f"hsv_gains: expected three non-negative numbers, got {self.hsv_gains}")
-        if not 0 <= self.flip_prob <= 1:
-            raise ValueError(f"flip_prob: must be in [0, 1], got {self.flip_prob}")
+        check_in_range(self, ("flip_prob",))
 
     @property
     def arch(self) -> YOLOXArch:
@@ -350,49 +345,46 @@ def collate_detection(batch: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[t
     return images, torch.from_numpy(np.stack([b[1] for b in batch]))
 
 
-def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> Iterator[list[int]]:
-    """Shuffled full batches of ``range(n)`` for one epoch (the last partial batch is dropped)."""
-    order = np.random.default_rng([seed, epoch, 7]).permutation(n)
-    for start in range(0, n - batch_size + 1, batch_size):
-        yield order[start : start + batch_size].tolist()
-
-
-def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    for group in optimizer.param_groups:
-        group["lr"] = lr
-
-
-class DetectorTrainer:
-    """The epoch loop; :func:`train_detector` is the usual entry point.
+class DetectorTrainer(EpochTrainer[DetectorTrainConfig]):
+    """The detector's steps in the shared epoch loop; :func:`train_detector` is the usual entry point.
 
     Args:
         cfg: settings.
         frames: training frames (default: :func:`load_frames` of ``cfg.data`` / ``cfg.split``).
     """
 
+    name = "detector"
+    final_checkpoint = FINAL_CHECKPOINT
+    item_name = "frames"
+    rate_column = "img_per_s"
+    loss_key = "total_loss"
+
     def __init__(self, cfg: DetectorTrainConfig, frames: Sequence[FrameBoxes] | None = None) -> None:
-        self.cfg = cfg
-        self.out = Path(cfg.out_dir)
-        torch.set_num_threads(cfg.num_threads)
-        seed_everything(cfg.seed)
-        self.device = torch.device(cfg.device)
+        super().__init__(cfg)
         frames = load_frames(cfg.data, cfg.split, cfg.box, cfg.frame_stride) if frames is None else frames
         self.dataset = DetectionDataset(frames, cfg)
-        self.iters_per_epoch = len(self.dataset) // cfg.batch_size
-        if self.iters_per_epoch < 1:
-            raise ValueError(f"{len(self.dataset)} frames are fewer than one batch of batch_size={cfg.batch_size}")
-        self.total_iters = cfg.epochs * self.iters_per_epoch
-        self.warmup_iters = int(round(cfg.warmup_epochs * self.iters_per_epoch))
-        self.base_lr = cfg.lr_per_image * cfg.batch_size
+        self.plan(len(self.dataset), base_lr=cfg.lr_per_image * cfg.batch_size)
         model = build_yolox_from_arch(cfg.arch).to(self.device)
         optimizer = build_optimizer(model, self.base_lr, cfg.momentum, cfg.weight_decay)
         ema = ModelEMA(model, cfg.ema_decay) if cfg.ema else None
         self.step = TrainStep(model, optimizer, ema)
-        self.start_epoch = 0
+
+    def begin_epoch(self, epoch: int) -> None:
+        """Augment all epochs but the last ``no_aug_epochs``, which also switch the L1 loss on."""
+        cfg = self.cfg
+        self.dataset.set_epoch(epoch, augment=epoch < cfg.epochs - cfg.no_aug_epochs)
+        self.step.use_l1 = use_l1_at(epoch, cfg.epochs, cfg.no_aug_epochs)
+
+    def train_batch(self, indices: list[int], lr: float) -> dict[str, float]:
+        """One :class:`~kprtrack.detect.train.TrainStep` on the frames ``indices``; returns its loss terms."""
+        images, targets = collate_detection([self.dataset[j] for j in indices])
+        set_lr(self.step.optimizer, lr)
+        return self.step(images, targets)
 
     # -- checkpoints -------------------------------------------------------------------------
-    def save(self, path: Path, epoch_done: int) -> Path:
-        """Write the resume checkpoint after ``epoch_done`` completed epochs."""
+    def write_resume(self, path: Path, epoch_done: int) -> None:
+        """Megvii format: EMA weights under ``model``, the optimizer, and under ``train_state`` the raw
+        weights, the EMA counter and the config."""
         step = self.step
         state = {
             "epoch": epoch_done,
@@ -400,12 +392,9 @@ class DetectorTrainer:
             "model": {k: v.detach().cpu() for k, v in step.model.state_dict().items()},
             "ema_updates": step.ema.updates if step.ema is not None else 0,
         }
-        tmp = path.with_suffix(".tmp")
         save_megvii_checkpoint(
-            tmp, step.model_to_save(), step.optimizer, start_epoch=epoch_done, extra={"train_state": state}
+            path, step.model_to_save(), step.optimizer, start_epoch=epoch_done, extra={"train_state": state}
         )
-        tmp.replace(path)
-        return path
 
     def load(self, path: Path) -> int:
         """Restore model, EMA and optimizer from a resume checkpoint; returns the epoch to start at.
@@ -414,14 +403,8 @@ class DetectorTrainer:
             ValueError: the checkpoint has no ``train_state`` or was written for another architecture.
         """
         ckpt = load_checkpoint(path)
-        state = ckpt.get("train_state")
-        if not isinstance(state, dict):
-            raise ValueError(f"{path}: not a resume checkpoint of kprtrack's detector trainer (no 'train_state')")
-        saved = state.get("config", {})
-        for key in ("depth", "width", "depthwise", "input_size", "batch_size", "epochs"):
-            mine = dataclass_to_dict(self.cfg)[key]
-            if key in saved and saved[key] != mine:
-                raise ValueError(f"{path}: was trained with {key}={saved[key]}, the config says {mine}")
+        state = resume_state(ckpt, path, self.name)
+        check_same_settings(path, state.get("config", {}), self.cfg.to_dict(), RESUME_KEYS)
         step = self.step
         load_state_dict_strict(step.model, extract_state_dict(state, ("model",)), str(path))
         if step.ema is not None:
@@ -443,61 +426,6 @@ class DetectorTrainer:
         }
         model = self.step.model_to_save()
         return save_megvii_checkpoint(path, model, None, start_epoch=cfg.epochs, extra={"meta": meta})
-
-    # -- loop ----------------------------------------------------------------------------------
-    def run(self, stop_after_epoch: int | None = None, progress: bool = True) -> Path:
-        """Train (resuming if configured); returns ``detector.pth``, or ``last.pth`` when stopped early.
-
-        Args:
-            stop_after_epoch: stop once this many epochs are complete (the run can be resumed).
-            progress: show a tqdm bar.
-        """
-        from tqdm import tqdm
-
-        cfg, step = self.cfg, self.step
-        self.out.mkdir(parents=True, exist_ok=True)
-        last = self.out / LAST_CHECKPOINT
-        if cfg.resume and last.is_file():
-            self.start_epoch = self.load(last)
-        logger = CSVLogger(self.out / LOG_FILE)
-        end = cfg.epochs if stop_after_epoch is None else min(cfg.epochs, stop_after_epoch)
-        for epoch in range(self.start_epoch, end):
-            augment = epoch < cfg.epochs - cfg.no_aug_epochs
-            self.dataset.set_epoch(epoch, augment)
-            step.use_l1 = use_l1_at(epoch, cfg.epochs, cfg.no_aug_epochs)
-            bar = tqdm(
-                epoch_batches(len(self.dataset), cfg.batch_size, cfg.seed, epoch),
-                total=self.iters_per_epoch,
-                desc=f"detector epoch {epoch + 1}/{cfg.epochs}",
-                unit="it",
-                disable=not progress,
-                dynamic_ncols=True,
-            )
-            sums: dict[str, float] = {}
-            count, tick = 0, time.perf_counter()
-            for i, indices in enumerate(bar):
-                images, targets = collate_detection([self.dataset[j] for j in indices])
-                it = epoch * self.iters_per_epoch + i
-                lr = self.base_lr * cosine_with_warmup(it, self.total_iters, self.warmup_iters, cfg.min_lr_ratio)
-                _set_lr(step.optimizer, lr)
-                logs = step(images, targets)
-                if not math.isfinite(logs["total_loss"]):
-                    raise FloatingPointError(f"detector loss is {logs['total_loss']} at epoch {epoch + 1}, iter {i}")
-                for k, v in logs.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                count += 1
-                bar.set_postfix(loss=f"{logs['total_loss']:.3f}", lr=f"{lr:.2e}")
-                if count == cfg.log_every or i == self.iters_per_epoch - 1:
-                    now = time.perf_counter()
-                    row = {"epoch": epoch + 1, "iter": i + 1, "lr": lr}
-                    row.update({k: v / count for k, v in sums.items()})
-                    row["img_per_s"] = count * cfg.batch_size / max(now - tick, 1e-9)
-                    logger.log(row)
-                    sums, count, tick = {}, 0, now
-            self.save(last, epoch + 1)
-        if end < cfg.epochs:
-            return last
-        return self.export(self.out / FINAL_CHECKPOINT)
 
 
 def train_detector(cfg: DetectorTrainConfig, stop_after_epoch: int | None = None, progress: bool = True) -> Path:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from kprtrack.boxes import iou_matrix
+from kprtrack.structures import check_image
 
 
 def _import_yolo() -> Any:
@@ -95,10 +96,8 @@ class UltralyticsDetector:
         out: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = [None] * len(frames)  # type: ignore[list-item]
         todo = []
         for i, frame in enumerate(frames):
-            if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-                desc = f"{frame.dtype} {frame.shape}" if isinstance(frame, np.ndarray) else type(frame).__name__
-                raise ValueError(f"frames[{i}] must be a uint8 (H, W, 3) array, got {desc}")
-            if frame.shape[0] == 0 or frame.shape[1] == 0:
+            check_image(frame, f"frames[{i}]")
+            if frame.size == 0:  # no rows or no columns
                 kps = np.zeros((0, 17, 3), np.float32) if self.is_pose else None
                 out[i] = (np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), kps)
             else:

@@ -21,7 +21,13 @@ from typing import Any
 
 import torch
 
-from kprtrack.checkpoints import CheckpointKeyError, extract_state_dict, load_checkpoint, load_state_dict_strict
+from kprtrack.checkpoints import (
+    CheckpointKeyError,
+    extract_state_dict,
+    load_checkpoint,
+    load_state_dict_strict,
+    with_extra,
+)
 from kprtrack.detect.model import YOLOX, YOLOXArch
 from kprtrack.detect.variants import VARIANTS, build_yolox_from_arch
 
@@ -262,9 +268,5 @@ def save_megvii_checkpoint(
     }
     if optimizer is not None:
         state["optimizer"] = optimizer.state_dict()
-    clash = sorted(set(extra or {}) & set(state))
-    if clash:
-        raise ValueError(f"save_megvii_checkpoint: extra entries {clash} would overwrite the checkpoint's own")
-    state.update(extra or {})
-    torch.save(state, path)
+    torch.save(with_extra(state, extra, "save_megvii_checkpoint"), path)
     return path

@@ -75,17 +75,17 @@ def _final_fields(res: dict[str, np.ndarray]) -> None:
     res["FA-RHOTA"] = np.sqrt(res["DetRe"] * np.sqrt(res["AssA"] * res["FragA"]))
 
 
+def _first_alpha(res: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The ``(0)`` fields: HOTA, LocA, their product and the counts at the first alpha (copies)."""
+    first = {f"{k}(0)": res[k][0].copy() for k in ("HOTA", "LocA", "HOTA_TP", "HOTA_FN", "HOTA_FP")}
+    first["HOTALocA(0)"] = first["HOTA(0)"] * first["LocA(0)"]
+    return first
+
+
 def _finish_sequence(raw: dict[str, np.ndarray]) -> KeypointHota:
     """Per-sequence row: final fields per joint, then the Total column (mean of joints / sum of counts)."""
     _final_fields(raw)
-    first = {
-        "HOTA(0)": raw["HOTA"][0].copy(),
-        "LocA(0)": raw["LocA"][0].copy(),
-        "HOTA_TP(0)": raw["HOTA_TP"][0].copy(),
-        "HOTA_FN(0)": raw["HOTA_FN"][0].copy(),
-        "HOTA_FP(0)": raw["HOTA_FP"][0].copy(),
-    }
-    first["HOTALocA(0)"] = first["HOTA(0)"] * first["LocA(0)"]
+    first = _first_alpha(raw)
     arrays = {}
     for k in ARRAY_FIELDS:
         arrays[k] = np.append(raw[k], raw[k].mean(axis=1, keepdims=True), axis=1)
@@ -145,6 +145,36 @@ def _per_alpha_joint_sum(index_j: np.ndarray, weights: np.ndarray) -> np.ndarray
     return np.bincount(flat, weights=weights.ravel(), minlength=_A * _J).reshape(_A, _J)
 
 
+def _fragment_sums(
+    matches: tuple[np.ndarray, ...], matched: np.ndarray, pair: np.ndarray, pair_joint: np.ndarray, denom: np.ndarray
+) -> np.ndarray:
+    """``(A, J)`` sums of ``run_length^2 / denom`` over fragments, the maximal runs (in time) of matches of
+    one GT id and joint with the same predicted id.
+
+    Args:
+        matches: ``(t, j, g, p)``, each ``(N,)``: frame, joint, GT id index and predicted id index of each match.
+        matched: ``(A, N)`` whether each match counts at each alpha.
+        pair: ``(N,)`` the (GT id, predicted id, joint) pair of each match.
+        pair_joint: ``(P,)`` the joint of each pair.
+        denom: ``(A, P)`` the association denominator of each pair.
+    """
+    t, j, g, p = matches
+    order = np.lexsort((t, g, j))
+    frag = np.zeros((_A, _J))
+    for a in range(_A):
+        idx = order[matched[a, order]]
+        if idx.size == 0:
+            continue
+        jj, gg, pp = j[idx], g[idx], p[idx]
+        start = np.ones(idx.size, bool)
+        start[1:] = (jj[1:] != jj[:-1]) | (gg[1:] != gg[:-1]) | (pp[1:] != pp[:-1])
+        starts = np.flatnonzero(start)
+        lengths = np.diff(np.append(starts, idx.size)).astype(float)
+        run_pair = pair[idx[starts]]
+        frag[a] = np.bincount(pair_joint[run_pair], weights=lengths**2 / denom[a, run_pair], minlength=_J)
+    return frag
+
+
 def evaluate_sequence(seq: KitSequence, missing_frame_fn: str = "sequence") -> KeypointHota:
     """HOTAeypoints of one sequence.
 
@@ -190,21 +220,7 @@ def evaluate_sequence(seq: KitSequence, missing_frame_fn: str = "sequence") -> K
     raw["AssRe"] = _per_alpha_joint_sum(kj, sq / np.maximum(1, gk)) / tp1
     raw["AssPr"] = _per_alpha_joint_sum(kj, sq / np.maximum(1, pk)) / tp1
 
-    # fragments: maximal runs of matches of one GT id and joint with the same predicted id
-    order = np.lexsort((t, g, j))
-    frag = np.zeros((_A, _J))
-    for a in range(_A):
-        idx = order[matched[a, order]]
-        if idx.size == 0:
-            continue
-        jj, gg, pp = j[idx], g[idx], p[idx]
-        start = np.ones(idx.size, bool)
-        start[1:] = (jj[1:] != jj[:-1]) | (gg[1:] != gg[:-1]) | (pp[1:] != pp[:-1])
-        starts = np.flatnonzero(start)
-        lengths = np.diff(np.append(starts, idx.size)).astype(float)
-        run_pair = inv[idx[starts]]
-        frag[a] = np.bincount(kj[run_pair], weights=lengths**2 / denom[a, run_pair], minlength=_J)
-    raw["FragA"] = frag / tp1
+    raw["FragA"] = _fragment_sums((t, j, g, p), matched, inv, kj, denom) / tp1
 
     raw["HOTA_TP"] = tp
     raw["HOTA_FN"] = base_gt[None, :] - tp + fn_extra[None, :]
@@ -228,14 +244,7 @@ def combine_sequences(results: list[KeypointHota]) -> KeypointHota:
     loc = sum((r.arrays["LocA"] * r.arrays["HOTA_TP"] for r in results), np.zeros((_A, _J + 1)))
     res["LocA"] = np.maximum(1e-10, loc) / np.maximum(1e-10, tp)
     _final_fields(res)
-    first = {
-        "HOTA(0)": res["HOTA"][0].copy(),
-        "LocA(0)": res["LocA"][0].copy(),
-        "HOTA_TP(0)": res["HOTA_TP"][0].copy(),
-        "HOTA_FN(0)": res["HOTA_FN"][0].copy(),
-        "HOTA_FP(0)": res["HOTA_FP"][0].copy(),
-    }
-    first["HOTALocA(0)"] = first["HOTA(0)"] * first["LocA(0)"]
+    first = _first_alpha(res)
     return KeypointHota(
         arrays={k: res[k] for k in ARRAY_FIELDS + COUNT_FIELDS},
         first_alpha={k: first[k] for k in FIRST_ALPHA_FIELDS},

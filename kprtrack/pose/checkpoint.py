@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from kprtrack.checkpoints import extract_state_dict, load_checkpoint, load_state_dict_strict
+from kprtrack.checkpoints import extract_state_dict, load_checkpoint, load_state_dict_strict, with_extra
 from kprtrack.keypoints import CONVENTIONS, FLIP_INDEX
 from kprtrack.pose.config import PoseModelConfig
 from kprtrack.pose.infer import infer_pose_config
@@ -210,9 +210,5 @@ def save_mmpose_checkpoint(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     ckpt: dict[str, Any] = {"meta": full_meta, "state_dict": state}
-    clash = sorted(set(extra or {}) & set(ckpt))
-    if clash:
-        raise ValueError(f"save_mmpose_checkpoint: extra entries {clash} would overwrite the checkpoint's own")
-    ckpt.update(extra or {})
-    torch.save(ckpt, path)
+    torch.save(with_extra(ckpt, extra, "save_mmpose_checkpoint"), path)
     return path

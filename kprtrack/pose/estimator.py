@@ -18,6 +18,7 @@ from kprtrack.pose.codecs import HeatmapCodec
 from kprtrack.pose.config import PoseModelConfig
 from kprtrack.pose.model import TopdownHeatmapNet, predict_heatmaps
 from kprtrack.pose.transforms import crop_boxes, keypoints_to_image, normalize_crops
+from kprtrack.structures import check_image
 
 _DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32,
@@ -56,9 +57,7 @@ def check_frame_and_boxes(frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     Raises:
         ValueError: naming the offending argument and its shape.
     """
-    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-        desc = f"{frame.shape} {frame.dtype}" if isinstance(frame, np.ndarray) else type(frame).__name__
-        raise ValueError(f"frame must be an (H, W, 3) uint8 array, got {desc}")
+    check_image(frame, "frame")
     boxes = np.asarray(boxes, dtype=np.float32)
     if boxes.size == 0:
         return boxes.reshape(0, 4)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kprtrack.fixture_check import FixtureOutputs
+from kprtrack.fixture_check import FixtureOutputs, load_image_inputs, tolerance_table
 from kprtrack.pose.checkpoint import load_pose_model
 from kprtrack.pose.codecs import HeatmapCodec
 from kprtrack.pose.estimator import HRNetPoseEstimator
@@ -28,18 +28,14 @@ from kprtrack.pose.transforms import keypoints_to_image
 SENSITIVITY_SIGMA = 1e-5
 SENSITIVITY_DRAWS = 16
 
-_TOLERANCE_BY_SUFFIX: tuple[tuple[str, float], ...] = (
-    ("_crop_bgr", 0.0),
-    ("_input_center", 1e-3),
-    ("_input_scale", 1e-3),
-    ("_sensitivity", 1e-3),
-    ("_keypoint_scores_flip", 1e-4),
-    ("_keypoint_scores_noflip", 1e-4),
-    ("_keypoints_flip", 1e-3),
-    ("_keypoints_noflip", 1e-3),
-    ("_heatmaps_flip", 1e-4),
-    ("_heatmaps_noflip", 1e-4),
-    ("_heatmaps_flipped_input_raw", 1e-4),
+#: Tolerance of each output; keypoints also get the reference's sensitivity (see :func:`run_fixture`).
+_TOLERANCES = tolerance_table(
+    {
+        0.0: ("num_images", "*_crop_bgr"),
+        1e-3: ("*_input_center", "*_input_scale", "*_sensitivity", "*_keypoints_flip", "*_keypoints_noflip"),
+        1e-4: ("*_keypoint_scores_*", "*_heatmaps_flip", "*_heatmaps_noflip", "*_heatmaps_flipped_input_raw"),
+    },
+    default=1e-4,
 )
 
 
@@ -85,6 +81,44 @@ def _config_source(fixture_dir: Path) -> Path | None:
     return None
 
 
+def _image_outputs(
+    rgb: np.ndarray,
+    boxes: np.ndarray,
+    with_flip: HRNetPoseEstimator,
+    without_flip: HRNetPoseEstimator,
+    input_size: tuple[int, int],
+) -> dict[str, np.ndarray]:
+    """One image's outputs, named as in ``expected.npz`` without the ``img{i}_`` prefix.
+
+    Args:
+        rgb: ``(H, W, 3)`` uint8 image.
+        boxes: ``(N, 4)`` float32 xyxy; none means the whole image (as mmpose's ``inference_topdown``).
+        with_flip: the estimator with the flip test.
+        without_flip: the same network without it.
+        input_size: crop ``(w, h)``.
+    """
+    if len(boxes) == 0:
+        boxes = np.array([[0, 0, rgb.shape[1], rgb.shape[0]]], dtype=np.float32)
+    flip = with_flip.predict(rgb, boxes)
+    plain = without_flip.predict(rgb, boxes)
+    out = {
+        "input_center": flip.centers,
+        "input_scale": flip.scales,
+        "crop_bgr": np.ascontiguousarray(flip.crops[..., ::-1]),
+        "heatmaps_flip": flip.heatmaps,
+    }
+    if flip.heatmaps_flipped_raw is not None:
+        out["heatmaps_flipped_input_raw"] = flip.heatmaps_flipped_raw
+    out["heatmaps_noflip"] = plain.heatmaps
+    for tag, pred in (("flip", flip), ("noflip", plain)):
+        out[f"keypoints_{tag}"] = pred.keypoints
+        out[f"keypoint_scores_{tag}"] = pred.scores
+        out[f"keypoints_{tag}_sensitivity"] = keypoint_sensitivity(
+            with_flip.codec, pred.heatmaps, pred.centers, pred.scales, input_size
+        )
+    return out
+
+
 def run_fixture(fixture_dir: str | Path) -> FixtureOutputs:
     """Compute every ``expected.npz`` key of an HRNet fixture folder through the full path.
 
@@ -95,50 +129,22 @@ def run_fixture(fixture_dir: str | Path) -> FixtureOutputs:
         Outputs named like ``expected.npz`` and their tolerances.
     """
     fixture_dir = Path(fixture_dir)
-    for name in ("checkpoint.pth", "inputs.npz"):
-        if not (fixture_dir / name).is_file():
-            raise FileNotFoundError(f"{fixture_dir}: {name} is missing")
+    if not (fixture_dir / "checkpoint.pth").is_file():
+        raise FileNotFoundError(f"{fixture_dir}: checkpoint.pth is missing")
+    num_images, inputs = load_image_inputs(fixture_dir / "inputs.npz", ("img{i}", "img{i}_bboxes_xyxy"))
     net, cfg = load_pose_model(fixture_dir / "checkpoint.pth", config=_config_source(fixture_dir))
     with_flip = HRNetPoseEstimator(net, flip_test=True)
     without_flip = HRNetPoseEstimator(net, flip_test=False)
-    arrays: dict[str, np.ndarray] = {}
-    with np.load(fixture_dir / "inputs.npz", allow_pickle=False) as inputs:
-        if "num_images" not in inputs.files:
-            raise ValueError(f"{fixture_dir / 'inputs.npz'}: key 'num_images' is missing")
-        num_images = int(inputs["num_images"])
-        arrays["num_images"] = np.asarray(num_images, dtype=np.int64)
-        for i in range(num_images):
-            for key in (f"img{i}", f"img{i}_bboxes_xyxy"):
-                if key not in inputs.files:
-                    raise ValueError(f"{fixture_dir / 'inputs.npz'}: key {key!r} is missing")
-            rgb = np.ascontiguousarray(inputs[f"img{i}"][..., ::-1])  # cv2 BGR -> the pipeline's RGB
-            boxes = np.asarray(inputs[f"img{i}_bboxes_xyxy"], dtype=np.float32).reshape(-1, 4)
-            if len(boxes) == 0:  # inference_topdown (the reference) then uses the whole image as one box
-                boxes = np.array([[0, 0, rgb.shape[1], rgb.shape[0]]], dtype=np.float32)
-            flip = with_flip.predict(rgb, boxes)
-            plain = without_flip.predict(rgb, boxes)
-            arrays[f"img{i}_input_center"] = flip.centers
-            arrays[f"img{i}_input_scale"] = flip.scales
-            arrays[f"img{i}_crop_bgr"] = np.ascontiguousarray(flip.crops[..., ::-1])
-            arrays[f"img{i}_heatmaps_flip"] = flip.heatmaps
-            if flip.heatmaps_flipped_raw is not None:
-                arrays[f"img{i}_heatmaps_flipped_input_raw"] = flip.heatmaps_flipped_raw
-            arrays[f"img{i}_heatmaps_noflip"] = plain.heatmaps
-            for tag, pred in (("flip", flip), ("noflip", plain)):
-                arrays[f"img{i}_keypoints_{tag}"] = pred.keypoints
-                arrays[f"img{i}_keypoint_scores_{tag}"] = pred.scores
-                arrays[f"img{i}_keypoints_{tag}_sensitivity"] = keypoint_sensitivity(
-                    with_flip.codec, pred.heatmaps, pred.centers, pred.scales, cfg.pipeline.input_size
-                )
+    arrays: dict[str, np.ndarray] = {"num_images": np.asarray(num_images, dtype=np.int64)}
+    for i in range(num_images):
+        rgb = np.ascontiguousarray(inputs[f"img{i}"][..., ::-1])  # cv2 BGR -> the pipeline's RGB
+        boxes = np.asarray(inputs[f"img{i}_bboxes_xyxy"], dtype=np.float32).reshape(-1, 4)
+        outputs = _image_outputs(rgb, boxes, with_flip, without_flip, cfg.pipeline.input_size)
+        arrays.update({f"img{i}_{key}": value for key, value in outputs.items()})
     extra = _reference_sensitivity(fixture_dir / "expected.npz")
 
     def tolerance(key: str) -> float:
-        if key == "num_images":
-            return 0.0
-        for suffix, tol in _TOLERANCE_BY_SUFFIX:
-            if key.endswith(suffix):
-                return tol + extra.get(key, 0.0)
-        return 1e-4
+        return _TOLERANCES(key) + extra.get(key, 0.0)  # extra: keypoints the reference flags as unstable
 
     return FixtureOutputs(arrays=arrays, tolerance=tolerance)
 

@@ -1,7 +1,7 @@
 """Training a top-down HRNet on PoseTrack21-layout data (the synthetic world or the real set).
 
 :class:`PoseTrainConfig` holds every setting (``configs/train/pose.yaml`` restates its defaults);
-:func:`train_pose` runs the epoch loop:
+:func:`train_pose` runs the shared epoch loop (:class:`kprtrack.train.loop.EpochTrainer`):
 
 * data: every annotated person of the labelled frames (every ``frame_stride``-th) of a split, cropped
   from its ground-truth ``bbox`` (full extent, as the detector predicts it) with mmpose's training
@@ -24,9 +24,7 @@ weights as an uninterrupted one.
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -43,13 +41,14 @@ from kprtrack.pose.augment import AugmentConfig, TrainingSample, make_training_s
 from kprtrack.pose.checkpoint import save_mmpose_checkpoint
 from kprtrack.pose.config import PoseModelConfig
 from kprtrack.pose.model import TopdownHeatmapNet
-from kprtrack.pose.train import KeypointMSELoss, collate, train_step
+from kprtrack.pose.train import KeypointMSELoss, collate, init_weights, train_step
 from kprtrack.pose.variants import CODEC_VARIANTS, hrnet_config
-from kprtrack.train.common import CSVLogger, cosine_with_warmup, seed_everything
+from kprtrack.train.loop import EpochTrainer, check_same_settings, resume_state, set_lr
+from kprtrack.validate import check_at_least, check_choice
 
-LAST_CHECKPOINT = "last.pth"
 FINAL_CHECKPOINT = "pose.pth"
-LOG_FILE = "log.csv"
+#: settings a resumed run must share with the checkpoint.
+RESUME_KEYS = ("width", "input_size", "codec", "sigma", "keypoint_format", "batch_size", "epochs")
 
 
 def default_augment() -> AugmentConfig:
@@ -122,15 +121,11 @@ class PoseTrainConfig:
     resume: bool = True
 
     def __post_init__(self) -> None:
-        if self.codec not in CODEC_VARIANTS:
-            raise ValueError(f"codec: {self.codec!r} is not one of {', '.join(CODEC_VARIANTS)}")
-        if self.keypoint_format not in CONVENTIONS:
-            raise ValueError(f"keypoint_format: {self.keypoint_format!r} is not one of {', '.join(CONVENTIONS)}")
+        check_choice(self, "codec", CODEC_VARIANTS)
+        check_choice(self, "keypoint_format", CONVENTIONS)
         if len(self.input_size) != 2 or any(int(s) <= 0 or int(s) % 32 for s in self.input_size):
             raise ValueError(f"input_size: expected [width, height], positive multiples of 32, got {self.input_size}")
-        for name in ("width", "frame_stride", "epochs", "batch_size", "num_threads", "log_every"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        check_at_least(self, ("width", "frame_stride", "epochs", "batch_size", "num_threads", "log_every"), 1)
         if self.sigma <= 0 or self.lr <= 0:
             raise ValueError(f"sigma and lr must be positive, got sigma={self.sigma}, lr={self.lr}")
 
@@ -175,14 +170,7 @@ def init_for_training(net: TopdownHeatmapNet) -> TopdownHeatmapNet:
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
-    for m in net.head.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(m.weight, 0.0, 0.001)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+    init_weights(net.head, std=0.001)
     return net
 
 
@@ -289,57 +277,55 @@ class PoseDataset(torch.utils.data.Dataset):
         return make_training_sample(image, p.box, p.keypoints, self.model_cfg, rng, self.augment)
 
 
-def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> Iterator[list[int]]:
-    """Shuffled full batches of ``range(n)`` for one epoch (the last partial batch is dropped)."""
-    order = np.random.default_rng([seed, epoch, 7]).permutation(n)
-    for start in range(0, n - batch_size + 1, batch_size):
-        yield order[start : start + batch_size].tolist()
-
-
-class PoseTrainer:
-    """The epoch loop; :func:`train_pose` is the usual entry point.
+class PoseTrainer(EpochTrainer[PoseTrainConfig]):
+    """The pose model's steps in the shared epoch loop; :func:`train_pose` is the usual entry point.
 
     Args:
         cfg: settings.
         people: training people (default: :func:`load_people` of ``cfg.data`` / ``cfg.split``).
     """
 
+    name = "pose"
+    final_checkpoint = FINAL_CHECKPOINT
+    item_name = "people"
+    rate_column = "crops_per_s"
+    loss_format = ".2e"
+
     def __init__(self, cfg: PoseTrainConfig, people: Sequence[PersonSample] | None = None) -> None:
-        self.cfg = cfg
-        self.out = Path(cfg.out_dir)
-        torch.set_num_threads(cfg.num_threads)
-        seed_everything(cfg.seed)
-        self.device = torch.device(cfg.device)
+        super().__init__(cfg)
         if people is None:
             people = load_people(
                 cfg.data, cfg.split, cfg.frame_stride, cfg.train_occluded, cfg.min_keypoints, cfg.min_box_size
             )
         self.model_cfg = cfg.model_config()
         self.dataset = PoseDataset(people, self.model_cfg, cfg.augment, cfg.seed)
-        self.iters_per_epoch = len(self.dataset) // cfg.batch_size
-        if self.iters_per_epoch < 1:
-            raise ValueError(f"{len(self.dataset)} people are fewer than one batch of batch_size={cfg.batch_size}")
-        self.total_iters = cfg.epochs * self.iters_per_epoch
-        self.warmup_iters = int(round(cfg.warmup_epochs * self.iters_per_epoch))
+        self.plan(len(self.dataset), base_lr=cfg.lr)
         self.net = init_for_training(TopdownHeatmapNet(self.model_cfg)).to(self.device)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.loss = KeypointMSELoss(use_target_weight=True)
-        self.start_epoch = 0
+
+    def begin_epoch(self, epoch: int) -> None:
+        """Select the epoch's augmentation seeds."""
+        self.dataset.set_epoch(epoch)
+
+    def train_batch(self, indices: list[int], lr: float) -> dict[str, float]:
+        """One heatmap-MSE step on the people ``indices``; returns ``{'loss'}``."""
+        samples = [self.dataset[j] for j in indices]
+        inputs, targets, weights = collate(samples, self.model_cfg, self.device, frame_is_rgb=False)
+        set_lr(self.optimizer, lr)
+        return {"loss": train_step(self.net, self.optimizer, inputs, targets, weights, self.loss)}
 
     def _meta(self, epoch_done: int) -> dict[str, Any]:
         return {"epoch": epoch_done, "iter": epoch_done * self.iters_per_epoch, "kprtrack_training": self.cfg.to_dict()}
 
-    def save(self, path: Path, epoch_done: int) -> Path:
-        """Write the resume checkpoint after ``epoch_done`` completed epochs."""
-        tmp = path.with_suffix(".tmp")
+    def write_resume(self, path: Path, epoch_done: int) -> None:
+        """mmpose format plus the optimizer and ``train_state``."""
         save_mmpose_checkpoint(
             self.net,
-            tmp,
+            path,
             meta=self._meta(epoch_done),
             extra={"optimizer": self.optimizer.state_dict(), "train_state": {"epoch": epoch_done}},
         )
-        tmp.replace(path)
-        return path
 
     def load(self, path: Path) -> int:
         """Restore weights and optimizer from a resume checkpoint; returns the epoch to start at.
@@ -348,14 +334,9 @@ class PoseTrainer:
             ValueError: no resume state, or a checkpoint of another architecture / schedule.
         """
         ckpt = load_checkpoint(path)
-        state = ckpt.get("train_state")
-        if not isinstance(state, dict):
-            raise ValueError(f"{path}: not a resume checkpoint of kprtrack's pose trainer (no 'train_state')")
+        state = resume_state(ckpt, path, self.name)
         saved = (ckpt.get("meta") or {}).get("kprtrack_training", {})
-        mine = self.cfg.to_dict()
-        for key in ("width", "input_size", "codec", "sigma", "keypoint_format", "batch_size", "epochs"):
-            if key in saved and saved[key] != mine[key]:
-                raise ValueError(f"{path}: was trained with {key}={saved[key]}, the config says {mine[key]}")
+        check_same_settings(path, saved, self.cfg.to_dict(), RESUME_KEYS)
         load_state_dict_strict(self.net, extract_state_dict(ckpt, ("state_dict",)), str(path))
         if "optimizer" in ckpt:
             self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -364,63 +345,6 @@ class PoseTrainer:
     def export(self, path: Path) -> Path:
         """Write the shipped file: ``{'meta', 'state_dict'}`` (no optimizer)."""
         return save_mmpose_checkpoint(self.net.eval(), path, meta=self._meta(self.cfg.epochs))
-
-    def run(self, stop_after_epoch: int | None = None, progress: bool = True) -> Path:
-        """Train (resuming if configured); returns ``pose.pth``, or ``last.pth`` when stopped early.
-
-        Args:
-            stop_after_epoch: stop once this many epochs are complete (the run can be resumed).
-            progress: show a tqdm bar.
-        """
-        from tqdm import tqdm
-
-        cfg = self.cfg
-        self.out.mkdir(parents=True, exist_ok=True)
-        last = self.out / LAST_CHECKPOINT
-        if cfg.resume and last.is_file():
-            self.start_epoch = self.load(last)
-        logger = CSVLogger(self.out / LOG_FILE)
-        end = cfg.epochs if stop_after_epoch is None else min(cfg.epochs, stop_after_epoch)
-        for epoch in range(self.start_epoch, end):
-            self.dataset.set_epoch(epoch)
-            bar = tqdm(
-                epoch_batches(len(self.dataset), cfg.batch_size, cfg.seed, epoch),
-                total=self.iters_per_epoch,
-                desc=f"pose epoch {epoch + 1}/{cfg.epochs}",
-                unit="it",
-                disable=not progress,
-                dynamic_ncols=True,
-            )
-            total, count, tick = 0.0, 0, time.perf_counter()
-            for i, indices in enumerate(bar):
-                samples = [self.dataset[j] for j in indices]
-                inputs, targets, weights = collate(samples, self.model_cfg, self.device, frame_is_rgb=False)
-                it = epoch * self.iters_per_epoch + i
-                lr = cfg.lr * cosine_with_warmup(it, self.total_iters, self.warmup_iters, cfg.min_lr_ratio)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr
-                loss = train_step(self.net, self.optimizer, inputs, targets, weights, self.loss)
-                if not math.isfinite(loss):
-                    raise FloatingPointError(f"pose loss is {loss} at epoch {epoch + 1}, iter {i}")
-                total += loss
-                count += 1
-                bar.set_postfix(loss=f"{loss:.2e}", lr=f"{lr:.2e}")
-                if count == cfg.log_every or i == self.iters_per_epoch - 1:
-                    now = time.perf_counter()
-                    logger.log(
-                        {
-                            "epoch": epoch + 1,
-                            "iter": i + 1,
-                            "lr": lr,
-                            "loss": total / count,
-                            "crops_per_s": count * cfg.batch_size / max(now - tick, 1e-9),
-                        }
-                    )
-                    total, count, tick = 0.0, 0, now
-            self.save(last, epoch + 1)
-        if end < cfg.epochs:
-            return last
-        return self.export(self.out / FINAL_CHECKPOINT)
 
 
 def train_pose(cfg: PoseTrainConfig, stop_after_epoch: int | None = None, progress: bool = True) -> Path:

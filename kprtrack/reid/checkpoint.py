@@ -29,7 +29,14 @@ from typing import Any
 
 import torch
 
-from kprtrack.checkpoints import CheckpointKeyError, ConfigNode, check_keys, extract_state_dict, load_checkpoint
+from kprtrack.checkpoints import (
+    CheckpointKeyError,
+    ConfigNode,
+    check_keys,
+    extract_state_dict,
+    load_checkpoint,
+    with_extra,
+)
 from kprtrack.reid.config import PART_NAMES, KPRConfig, SwinConfig
 from kprtrack.reid.model import KPR, build_kpr_model
 from kprtrack.reid.prompts import PROMPT_GROUPINGS
@@ -217,6 +224,60 @@ def _grouping_from_channels(channels: int, negative: bool, background: bool) -> 
     return found[0]
 
 
+def _setting(cfg: Any, arch: Mapping[str, Any], arch_key: str, cfg_path: str, default: Any = None) -> Any:
+    """``arch[arch_key]`` if the ``architecture.json`` has it, else the config's ``cfg_path``, else ``default``."""
+    return arch.get(arch_key, _get(cfg, cfg_path, default))
+
+
+def _swin_from_architecture(a: Mapping[str, Any], swin: SwinConfig) -> SwinConfig:
+    """``swin`` with the values an ``architecture.json`` ``swin`` section states."""
+    return SwinConfig(
+        embed_dim=int(a.get("embed_dims", swin.embed_dim)),
+        depths=tuple(a.get("depths", swin.depths)),
+        num_heads=tuple(a.get("num_heads", swin.num_heads)),
+        window_size=int(a.get("window_size", swin.window_size)),
+        patch_size=int(a.get("patch_size", swin.patch_size)),
+        mlp_ratio=float(a.get("mlp_ratio", swin.mlp_ratio)),
+        qkv_bias=bool(a.get("qkv_bias", swin.qkv_bias)),
+        drop_path_rate=swin.drop_path_rate,
+        semantic_weight=swin.semantic_weight,
+    )
+
+
+def _swin_config(
+    state_dict: Mapping[str, torch.Tensor], cfg: Any, arch: Mapping[str, Any], defaults: SwinConfig
+) -> SwinConfig:
+    """The image encoder: tensor shapes, the semantic weight and drop path of the config, ``arch`` overrides."""
+    sw = float(_setting(cfg, arch, "semantic_weight", "model.solider.semantic_weight", defaults.semantic_weight))
+    drop_path = float(_get(cfg, "model.promptable_trans.drop_path", defaults.drop_path_rate))
+    swin = _swin_from_shapes(state_dict, SwinConfig(semantic_weight=sw, drop_path_rate=drop_path))
+    if "swin" in arch:
+        swin = _swin_from_architecture(arch["swin"], swin)
+    if not arch.get("semantic_layers_present", swin.semantic) and swin.semantic:
+        swin = dataclasses.replace(swin, semantic_weight=-1.0)
+    return swin
+
+
+def _part_names(num_parts: int, cfg: Any, arch: Mapping[str, Any]) -> tuple[str, ...]:
+    """The stated part names if there are ``num_parts`` of them, else the release's names for K = 8 / 5."""
+    names = _setting(cfg, arch, "parts_names", "model.kpr.masks.parts_names")
+    if not names or len(names) != num_parts:
+        fallback = {8: PART_NAMES["eight"], 5: PART_NAMES["five_v"]}
+        names = fallback.get(num_parts, [f"part_{i}" for i in range(num_parts)])
+    return tuple(names)
+
+
+def _prompt_grouping(
+    state_dict: Mapping[str, torch.Tensor], cfg: Any, arch: Mapping[str, Any], negative: bool, background: bool
+) -> str:
+    """The stated prompt grouping, or the one whose size matches the prompt embedding's input channels."""
+    grouping = _setting(cfg, arch, "prompt_grouping_name", "model.kpr.keypoints.prompt_preprocess")
+    if grouping in PROMPT_GROUPINGS:
+        return grouping
+    masks_w = _tensor(state_dict, _BACKBONE + "masks_patch_embed.projection.weight")
+    return _grouping_from_channels(int(masks_w.shape[1]) + int(not background), negative, background)
+
+
 def kpr_config_from_checkpoint(
     state_dict: Mapping[str, torch.Tensor],
     config: Mapping[str, Any] | None = None,
@@ -242,75 +303,46 @@ def kpr_config_from_checkpoint(
     arch = dict(architecture or {})
     _check_supported(cfg)
     defaults = KPRConfig()
-    sw = float(_get(cfg, "model.solider.semantic_weight", defaults.swin.semantic_weight))
-    if "semantic_weight" in arch:
-        sw = float(arch["semantic_weight"])
-    drop_path = float(_get(cfg, "model.promptable_trans.drop_path", defaults.swin.drop_path_rate))
-    swin = _swin_from_shapes(state_dict, SwinConfig(semantic_weight=sw, drop_path_rate=drop_path))
-    if "swin" in arch:
-        a = arch["swin"]
-        swin = SwinConfig(
-            embed_dim=int(a.get("embed_dims", swin.embed_dim)),
-            depths=tuple(a.get("depths", swin.depths)),
-            num_heads=tuple(a.get("num_heads", swin.num_heads)),
-            window_size=int(a.get("window_size", swin.window_size)),
-            patch_size=int(a.get("patch_size", swin.patch_size)),
-            mlp_ratio=float(a.get("mlp_ratio", swin.mlp_ratio)),
-            qkv_bias=bool(a.get("qkv_bias", swin.qkv_bias)),
-            drop_path_rate=swin.drop_path_rate,
-            semantic_weight=swin.semantic_weight,
-        )
-    if not arch.get("semantic_layers_present", swin.semantic) and swin.semantic:
-        swin = dataclasses.replace(swin, semantic_weight=-1.0)
 
-    k = int(_tensor(state_dict, "pixel_classifier.classifier.weight").shape[0]) - 1
-    names = _get(cfg, "model.kpr.masks.parts_names")
-    names = arch.get("parts_names", names)
-    if not names or len(names) != k:
-        names = PART_NAMES["eight"] if k == 8 else PART_NAMES["five_v"] if k == 5 else [f"part_{i}" for i in range(k)]
+    def setting(arch_key: str, cfg_path: str, default: Any) -> Any:
+        return _setting(cfg, arch, arch_key, cfg_path, default)
 
+    swin = _swin_config(state_dict, cfg, arch, defaults.swin)
+    num_parts = int(_tensor(state_dict, "pixel_classifier.classifier.weight").shape[0]) - 1
     negative = bool(_get(cfg, "model.kpr.keypoints.use_negative_keypoints", True))
     background = not bool(_get(cfg, "model.promptable_trans.no_background_token", False))
-    prompting = bool(_get(cfg, "model.promptable_trans.masks_prompting", True))
-    grouping = arch.get("prompt_grouping_name", _get(cfg, "model.kpr.keypoints.prompt_preprocess"))
-    if grouping not in PROMPT_GROUPINGS:
-        masks_w = _tensor(state_dict, _BACKBONE + "masks_patch_embed.projection.weight")
-        grouping = _grouping_from_channels(int(masks_w.shape[1]) + int(not background), negative, background)
-
-    dim = int(_tensor(state_dict, "parts_after_pooling_dim_reduce.layers.0.weight").shape[0])
-    num_classes = int(_tensor(state_dict, "global_identity_classifier.classifier.weight").shape[0])
     sie = state_dict.get(_BACKBONE + "sie_embed")
-    height = _int(arch.get("H", _get(cfg, "data.height", defaults.image_size[0])))
-    width = _int(arch.get("W", _get(cfg, "data.width", defaults.image_size[1])))
     return KPRConfig(
         swin=swin,
-        parts_names=tuple(names),
-        prompt_grouping=grouping,
+        parts_names=_part_names(num_parts, cfg, arch),
+        prompt_grouping=_prompt_grouping(state_dict, cfg, arch, negative, background),
         use_negative_keypoints=negative,
         background_token=background,
-        masks_prompting=prompting,
-        image_size=(height, width),
-        mean=tuple(arch.get("mean", _get(cfg, "data.norm_mean", defaults.mean))),
-        std=tuple(arch.get("std", _get(cfg, "data.norm_std", defaults.std))),
-        dim_reduce_output=dim,
+        masks_prompting=bool(_get(cfg, "model.promptable_trans.masks_prompting", True)),
+        image_size=(
+            _int(setting("H", "data.height", defaults.image_size[0])),
+            _int(setting("W", "data.width", defaults.image_size[1])),
+        ),
+        mean=tuple(setting("mean", "data.norm_mean", defaults.mean)),
+        std=tuple(setting("std", "data.norm_std", defaults.std)),
+        dim_reduce_output=int(_tensor(state_dict, "parts_after_pooling_dim_reduce.layers.0.weight").shape[0]),
         enable_msf="msf.dim_reduce.layers.0.weight" in state_dict,
-        pooling=str(arch.get("pooling", _get(cfg, "model.kpr.pooling", defaults.pooling))),
-        num_classes=num_classes,
+        pooling=str(setting("pooling", "model.kpr.pooling", defaults.pooling)),
+        num_classes=int(_tensor(state_dict, "global_identity_classifier.classifier.weight").shape[0]),
         num_cameras=int(sie.shape[0]) if sie is not None else 0,
         sie_coe=float(_get(cfg, "model.transreid.sie_coe", defaults.sie_coe)),
         training_binary_visibility=bool(
             _get(cfg, "model.kpr.training_binary_visibility_score", defaults.training_binary_visibility)
         ),
         testing_binary_visibility=bool(
-            arch.get(
+            setting(
                 "testing_binary_visibility_score",
-                _get(cfg, "model.kpr.testing_binary_visibility_score", defaults.testing_binary_visibility),
+                "model.kpr.testing_binary_visibility_score",
+                defaults.testing_binary_visibility,
             )
         ),
-        test_embeddings=tuple(
-            arch.get("test_embeddings", _get(cfg, "model.kpr.test_embeddings", defaults.test_embeddings))
-        ),
-        vis_thresh=float(arch.get("vis_thresh", _get(cfg, "model.kpr.keypoints.vis_thresh", defaults.vis_thresh))),
+        test_embeddings=tuple(setting("test_embeddings", "model.kpr.test_embeddings", defaults.test_embeddings)),
+        vis_thresh=float(setting("vis_thresh", "model.kpr.keypoints.vis_thresh", defaults.vis_thresh)),
     )
 
 
@@ -514,11 +546,7 @@ def save_kpr_checkpoint(
         "mAP": float(mAP),
         "config": _node(torchreid_config(model.config)),
     }
-    if extra:
-        clash = set(extra) & set(payload)
-        if clash:
-            raise ValueError(f"extra entries would overwrite {sorted(clash)}")
-        payload.update(extra)
+    payload = with_extra(payload, extra, "save_kpr_checkpoint")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from kprtrack.reid.head import KPROutput
 from kprtrack.reid.model import KPR
 from kprtrack.reid.prompts import build_prompt_masks
+from kprtrack.structures import check_image
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -50,9 +51,7 @@ class EmbedOutput:
 
 
 def _check_frame(frame: Any) -> np.ndarray:
-    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-        desc = f"{type(frame).__name__} {getattr(frame, 'shape', '')} {getattr(frame, 'dtype', '')}"
-        raise ValueError(f"frame: expected an RGB uint8 array of shape (H, W, 3), got {desc}")
+    check_image(frame, "frame")
     if frame.shape[0] < 2 or frame.shape[1] < 2:
         raise ValueError(f"frame: too small ({frame.shape[0]}x{frame.shape[1]})")
     return frame

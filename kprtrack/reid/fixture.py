@@ -14,32 +14,25 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from kprtrack.fixture_check import FixtureOutputs
+from kprtrack.fixture_check import FixtureOutputs, tolerance_table
 from kprtrack.reid.checkpoint import load_kpr_checkpoint
 from kprtrack.reid.distance import part_based_distance
 from kprtrack.reid.embedder import KPREmbedder
+from kprtrack.reid.head import KPROutput
 from kprtrack.reid.prompts import clip_keypoints, pad_negatives, scale_keypoints
 
-#: README tolerances: preprocessing 1e-6, model outputs 1e-4, distances 1e-4 off the diagonal and
-#: 1e-3 on it (one tolerance per key, so distance keys use the diagonal's), keypoints exact float64.
-_TOLERANCES = (
-    ("image_tensor_", 1e-6),
-    ("prompt_masks_", 1e-6),
-    ("keypoints_resized_", 1e-9),
-    ("negative_keypoints_resized_", 1e-9),
-    ("dist", 1e-3),
-    ("synthetic_dist", 1e-3),
+#: Absolute tolerance of an ``expected.npz`` key (README tolerances): visibilities (booleans) exact,
+#: preprocessing 1e-6, model outputs 1e-4, distances 1e-4 off the diagonal and 1e-3 on it (one
+#: tolerance per key, so distance keys use the diagonal's), keypoints exact float64.
+tolerance = tolerance_table(
+    {
+        0.0: ("visibility_*", "test_visibility_*"),
+        1e-6: ("image_tensor_*", "prompt_masks_*"),
+        1e-9: ("keypoints_resized_*", "negative_keypoints_resized_*"),
+        1e-3: ("dist*", "synthetic_dist*"),
+    },
+    default=1e-4,
 )
-
-
-def tolerance(key: str) -> float:
-    """Absolute tolerance of an ``expected.npz`` key (0 = exact, used for booleans)."""
-    if key.startswith(("visibility_", "test_visibility_")):
-        return 0.0
-    for prefix, tol in _TOLERANCES:
-        if key.startswith(prefix):
-            return tol
-    return 1e-4
 
 
 def load_inputs(path: Path) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray]]:
@@ -62,26 +55,12 @@ def load_inputs(path: Path) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarr
     return crops, np.stack(pos), neg
 
 
-def run_fixture(fixture_dir: Path) -> FixtureOutputs:
-    """Load the fixture's checkpoint and inputs, run preprocessing + model + distance, name outputs as expected.npz."""
-    fixture_dir = Path(fixture_dir)
-    ckpt = fixture_dir / "checkpoint.pth.tar"
-    arch = fixture_dir / "architecture.json"
-    model, _ = load_kpr_checkpoint(ckpt, arch if arch.is_file() else None)
-    embedder = KPREmbedder(model, device="cpu", normalize=False, max_batch=1 << 30)
-    crops, pos, neg = load_inputs(fixture_dir / "inputs.npz")
-    n = len(crops)
-
-    with torch.inference_mode():
-        images, prompts = embedder.preprocess(crops, pos, neg)
-        out = embedder.run_model(images, prompts)
+def _sample_outputs(out: KPROutput, images: torch.Tensor, prompts: torch.Tensor | None) -> dict[str, np.ndarray]:
+    """Per-sample model inputs and outputs, ``<name>_<i>`` as in ``expected.npz``."""
     emb = out.embeddings
     test_emb = out.test_embeddings.float()
     arrays: dict[str, np.ndarray] = {}
-    sizes = torch.tensor([[c.shape[1], c.shape[0]] for c in crops], dtype=torch.float64)
-    kp_resized = scale_keypoints(clip_keypoints(torch.from_numpy(pos), sizes), sizes, model.config.image_size)
-    neg_resized = scale_keypoints(clip_keypoints(pad_negatives(neg, n), sizes), sizes, model.config.image_size)
-    for i in range(n):
+    for i in range(len(images)):
         arrays[f"image_tensor_{i}"] = images[i].numpy()
         if prompts is not None:
             arrays[f"prompt_masks_{i}"] = prompts[i].numpy()
@@ -99,16 +78,28 @@ def run_fixture(fixture_dir: Path) -> FixtureOutputs:
         for s, feat in enumerate(out.stage_features):
             arrays[f"stage{s}_mean_{i}"] = feat[i].mean(dim=(1, 2)).numpy()
         arrays[f"spatial_features_mean_{i}"] = out.spatial_features[i].mean(dim=(1, 2)).numpy()
+    arrays["spatial_features_0"] = out.spatial_features[0].contiguous().numpy()
+    return arrays
+
+
+def _resized_keypoints(
+    crops: list[np.ndarray], pos: np.ndarray, neg: list[np.ndarray], image_size: tuple[int, int]
+) -> dict[str, np.ndarray]:
+    """Positive and negative keypoints clipped to their crop and resized to the model input, per sample."""
+    sizes = torch.tensor([[c.shape[1], c.shape[0]] for c in crops], dtype=torch.float64)
+    kp_resized = scale_keypoints(clip_keypoints(torch.from_numpy(pos), sizes), sizes, image_size)
+    neg_resized = scale_keypoints(clip_keypoints(pad_negatives(neg, len(crops)), sizes), sizes, image_size)
+    arrays: dict[str, np.ndarray] = {}
+    for i in range(len(crops)):
         arrays[f"keypoints_resized_{i}"] = kp_resized[i].numpy()
         arrays[f"negative_keypoints_resized_{i}"] = neg_resized[i, : len(neg[i])].numpy()
-    arrays["spatial_features_0"] = out.spatial_features[0].contiguous().numpy()
+    return arrays
 
-    vis = out.test_visibility
-    dist, per_part = part_based_distance(test_emb, vis, test_emb, vis)
-    arrays["dist"] = dist.numpy()
-    arrays["dist_half"] = (dist / 2).numpy()
-    arrays["dist_body_parts"] = per_part.numpy()
-    expected = fixture_dir / "expected.npz"
+
+def _distances(test_emb: torch.Tensor, visibility: torch.Tensor, expected: Path) -> dict[str, np.ndarray]:
+    """Part-based distances of the batch to itself, also with the reference's synthetic visibility if given."""
+    dist, per_part = part_based_distance(test_emb, visibility, test_emb, visibility)
+    arrays = {"dist": dist.numpy(), "dist_half": (dist / 2).numpy(), "dist_body_parts": per_part.numpy()}
     if expected.is_file():
         with np.load(expected, allow_pickle=False) as data:
             if "synthetic_test_visibility" in data.files:
@@ -116,4 +107,20 @@ def run_fixture(fixture_dir: Path) -> FixtureOutputs:
                 syn, syn_parts = part_based_distance(test_emb, syn_vis, test_emb, syn_vis)
                 arrays["synthetic_dist"] = syn.numpy()
                 arrays["synthetic_dist_body_parts"] = syn_parts.numpy()
+    return arrays
+
+
+def run_fixture(fixture_dir: Path) -> FixtureOutputs:
+    """Load the fixture's checkpoint and inputs, run preprocessing + model + distance, name outputs as expected.npz."""
+    fixture_dir = Path(fixture_dir)
+    arch = fixture_dir / "architecture.json"
+    model, _ = load_kpr_checkpoint(fixture_dir / "checkpoint.pth.tar", arch if arch.is_file() else None)
+    embedder = KPREmbedder(model, device="cpu", normalize=False, max_batch=1 << 30)
+    crops, pos, neg = load_inputs(fixture_dir / "inputs.npz")
+    with torch.inference_mode():
+        images, prompts = embedder.preprocess(crops, pos, neg)
+        out = embedder.run_model(images, prompts)
+    arrays = _sample_outputs(out, images, prompts)
+    arrays.update(_resized_keypoints(crops, pos, neg, model.config.image_size))
+    arrays.update(_distances(out.test_embeddings.float(), out.test_visibility, fixture_dir / "expected.npz"))
     return FixtureOutputs(arrays=arrays, tolerance=tolerance)

@@ -181,6 +181,75 @@ def _pixels(scaled: torch.Tensor, image_size: tuple[int, int]) -> tuple[torch.Te
     return x.to(torch.int64), y.to(torch.int64)
 
 
+def _positive_keypoints(keypoints: ArrayLike | None, crop_sizes: ArrayLike) -> tuple[torch.Tensor, int]:
+    """``(B, 17, 3)`` float64 positive keypoints (zeros for ``None``) and B (-1 if ``crop_sizes`` has no rows)."""
+    if keypoints is None:
+        sizes = crop_sizes if isinstance(crop_sizes, torch.Tensor) else np.asarray(crop_sizes)
+        batch = int(sizes.shape[0]) if getattr(sizes, "ndim", 0) >= 1 else -1
+        return torch.zeros((max(batch, 0), 17, 3), dtype=torch.float64), batch
+    kps = _as_float64(keypoints, "keypoints")
+    if kps.ndim != 3 or kps.shape[1:] != (17, 3):
+        raise ValueError(f"keypoints: expected shape (B, 17, 3), got {tuple(kps.shape)}")
+    return kps, kps.shape[0]
+
+
+def _stamp_points(
+    kps: torch.Tensor,
+    neg: torch.Tensor,
+    sizes: torch.Tensor,
+    groups: dict[str, tuple[int, ...]],
+    use_negative_keypoints: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every (keypoint, channel) pair to draw: a joint may feed several groups (a shoulder: arm and torso).
+
+    Args:
+        kps: ``(B, 17, 3)`` positive keypoints, crop pixels.
+        neg: ``(B, S, 17, 3)`` negative skeletons, crop pixels.
+        sizes: ``(B, 2)`` crop ``(w, h)``.
+        groups: group name -> joint indices (the part channels, in order).
+        use_negative_keypoints: draw the negatives into channel 1 (part channels then start at 2).
+
+    Returns:
+        ``points (B, M, 3)`` clipped to their crop and ``channels (B, M)`` int64.
+    """
+    first_group = 2 if use_negative_keypoints else 1
+    joint_of = [j for joints in groups.values() for j in joints]
+    chan_of = [first_group + g for g, joints in enumerate(groups.values()) for _ in joints]
+    batch = kps.shape[0]
+    points = [clip_keypoints(kps, sizes)[:, joint_of]]  # (B, P, 3)
+    chans = [torch.tensor(chan_of, dtype=torch.int64).expand(batch, -1)]
+    if use_negative_keypoints and neg.shape[1] > 0:
+        negc = clip_keypoints(neg, sizes).reshape(batch, -1, 3)  # (B, S*17, 3)
+        points.append(negc)
+        chans.append(torch.ones(negc.shape[:2], dtype=torch.int64))  # channel 1 = negative
+    return torch.cat(points, dim=1), torch.cat(chans, dim=1)
+
+
+def _stamp_gaussians(
+    buffer: torch.Tensor, plane: torch.Tensor, px: torch.Tensor, py: torch.Tensor, size_hw: tuple[int, int], radius: int
+) -> None:
+    """Max-scatter a ``(2r+1)^2`` gaussian stamp at each point, cut at the image border.
+
+    Args:
+        buffer: flat float64 ``(B * C * H * W + 1,)``; the spare last element takes the pixels outside the image.
+        plane: ``(M,)`` int64 ``b * C + c`` of each point.
+        px: ``(M,)`` int64 pixel columns.
+        py: ``(M,)`` int64 pixel rows.
+        size_hw: ``(H, W)``.
+        radius: stamp radius r.
+    """
+    height, width = size_hw
+    win = torch.from_numpy(gaussian_window(radius)).to(buffer.device)
+    offsets = torch.arange(-radius, radius + 1, device=buffer.device)
+    ys = py.unsqueeze(1) + offsets  # (M, L)
+    xs = px.unsqueeze(1) + offsets
+    valid = ((ys >= 0) & (ys < height)).unsqueeze(2) & ((xs >= 0) & (xs < width)).unsqueeze(1)
+    values = (win.unsqueeze(1) * win.unsqueeze(0)).expand(valid.shape)  # np.outer arithmetic
+    index = (plane.view(-1, 1, 1) * height + ys.unsqueeze(2)) * width + xs.unsqueeze(1)
+    index = torch.where(valid, index, buffer.numel() - 1)
+    buffer.scatter_reduce_(0, index.flatten(), values.reshape(-1), reduce="amax", include_self=True)
+
+
 def build_prompt_masks(
     keypoints: ArrayLike | None,
     crop_sizes: ArrayLike,
@@ -219,54 +288,24 @@ def build_prompt_masks(
     """
     if grouping not in PROMPT_GROUPINGS:
         raise ValueError(f"unknown prompt grouping {grouping!r}; expected one of {sorted(PROMPT_GROUPINGS)}")
-    sizes_np = crop_sizes if isinstance(crop_sizes, torch.Tensor) else np.asarray(crop_sizes)
-    batch = int(sizes_np.shape[0]) if getattr(sizes_np, "ndim", 0) >= 1 else -1
-    if keypoints is None:
-        kps = torch.zeros((max(batch, 0), 17, 3), dtype=torch.float64)
-    else:
-        kps = _as_float64(keypoints, "keypoints")
-        if kps.ndim != 3 or kps.shape[1:] != (17, 3):
-            raise ValueError(f"keypoints: expected shape (B, 17, 3), got {tuple(kps.shape)}")
-        batch = kps.shape[0]
+    kps, batch = _positive_keypoints(keypoints, crop_sizes)
     sizes = _crop_sizes(crop_sizes, batch)
     neg = pad_negatives(negatives, batch)
     height, width = int(image_size[0]), int(image_size[1])
     groups = PROMPT_GROUPINGS[grouping]
-    first_group = 2 if use_negative_keypoints else 1
-    channels = first_group + len(groups)
+    channels = (2 if use_negative_keypoints else 1) + len(groups)
     device = torch.device(device) if device is not None else torch.device("cpu")
     # one spare element at the end receives the stamp pixels that fall outside the image
     buffer = torch.zeros(batch * channels * height * width + 1, dtype=torch.float64, device=device)
-    out = buffer[:-1].view(batch, channels, height, width)
 
-    # (keypoint, channel) pairs: a joint may feed several groups (e.g. a shoulder: arm and torso).
-    joint_of = [j for joints in groups.values() for j in joints]
-    chan_of = [first_group + g for g, joints in enumerate(groups.values()) for _ in joints]
-    pos = clip_keypoints(kps, sizes)[:, joint_of]  # (B, P, 3)
-    items = [pos]
-    chans = [torch.tensor(chan_of, dtype=torch.int64).expand(batch, -1)]
-    if use_negative_keypoints and neg.shape[1] > 0:
-        negc = clip_keypoints(neg, sizes).reshape(batch, -1, 3)  # (B, S*17, 3)
-        items.append(negc)
-        chans.append(torch.ones(negc.shape[:2], dtype=torch.int64))  # channel 1 = negative
-    pts = torch.cat(items, dim=1)
-    ch = torch.cat(chans, dim=1)
+    points, ch = _stamp_points(kps, neg, sizes, groups, use_negative_keypoints)
     b_idx = torch.arange(batch).unsqueeze(1).expand_as(ch)
-    px, py = _pixels(scale_keypoints(pts, sizes, (height, width)), (height, width))
-    keep = pts[..., 2] > vis_thresh
+    px, py = _pixels(scale_keypoints(points, sizes, (height, width)), (height, width))
+    keep = points[..., 2] > vis_thresh
     if bool(keep.any()):
-        radius = int(width / gaussian_scale)
-        win = torch.from_numpy(gaussian_window(radius)).to(device)
-        offsets = torch.arange(-radius, radius + 1, device=device)
         px, py, ch, b_idx = (t[keep].to(device) for t in (px, py, ch, b_idx))
-        ys = py.unsqueeze(1) + offsets  # (M, L)
-        xs = px.unsqueeze(1) + offsets
-        valid = ((ys >= 0) & (ys < height)).unsqueeze(2) & ((xs >= 0) & (xs < width)).unsqueeze(1)
-        values = (win.unsqueeze(1) * win.unsqueeze(0)).expand(valid.shape)  # np.outer arithmetic
-        plane = (b_idx * channels + ch).view(-1, 1, 1)
-        index = (plane * height + ys.unsqueeze(2)) * width + xs.unsqueeze(1)
-        index = torch.where(valid, index, buffer.numel() - 1)
-        buffer.scatter_reduce_(0, index.flatten(), values.reshape(-1), reduce="amax", include_self=True)
+        _stamp_gaussians(buffer, b_idx * channels + ch, px, py, (height, width), int(width / gaussian_scale))
+    out = buffer[:-1].view(batch, channels, height, width)
     out[:, 0] = torch.clamp(1 - out[:, 1:].sum(dim=1), 0, 1)
     return out.to(torch.float32)
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from kprtrack.validate import check_at_least, check_in_range
+
 #: Split name -> (small code used in seeds and video ids, sequence-name suffix).
 #: Validation/test sequences end in ``_test`` like PoseTrack21's validation files, because the
 #: official evaluation kit only picks up prediction files whose names contain ``_test``.
@@ -45,11 +47,8 @@ class SplitSpec:
     def __post_init__(self) -> None:
         if self.name not in SPLITS:
             raise ValueError(f"SplitSpec.name: unknown split {self.name!r}; expected one of {sorted(SPLITS)}")
-        for name in ("num_sequences", "num_frames", "num_teams", "players_per_team"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"SplitSpec.{name} must be >= 1, got {getattr(self, name)}")
-        if self.num_civilians < 0:
-            raise ValueError(f"SplitSpec.num_civilians must be >= 0, got {self.num_civilians}")
+        check_at_least(self, ("num_sequences", "num_frames", "num_teams", "players_per_team"), 1, where="SplitSpec.")
+        check_at_least(self, ("num_civilians",), 0, where="SplitSpec.")
         if self.num_frames >= 10_000:
             raise ValueError(f"SplitSpec.num_frames must be < 10000 (PoseTrack image ids), got {self.num_frames}")
 
@@ -114,31 +113,22 @@ class SynthConfig:
     def __post_init__(self) -> None:
         if self.width < 64 or self.height < 64:
             raise ValueError(f"SynthConfig.width/height must be >= 64, got {self.width}x{self.height}")
-        if self.fps < 1:
-            raise ValueError(f"SynthConfig.fps must be >= 1, got {self.fps}")
+        check_at_least(self, ("fps", "label_every", "min_visible_pixels"), 1, where="SynthConfig.")
         if not self.splits:
             raise ValueError("SynthConfig.splits must not be empty")
         names = [s.name for s in self.splits]
         if len(set(names)) != len(names):
             raise ValueError(f"SynthConfig.splits: duplicate split names {names}")
-        if not 0.0 <= self.occlusion <= 0.95:
-            raise ValueError(f"SynthConfig.occlusion must be in [0, 0.95], got {self.occlusion}")
+        check_in_range(self, ("occlusion",), 0.0, 0.95, where="SynthConfig.")
         lo, hi = self.people_per_sequence
         if not 1 <= lo <= hi <= 60:
             raise ValueError(f"SynthConfig.people_per_sequence must satisfy 1 <= min <= max <= 60, got {lo, hi}")
-        if self.label_every < 1:
-            raise ValueError(f"SynthConfig.label_every must be >= 1, got {self.label_every}")
-        if not 1 <= self.jpeg_quality <= 100:
-            raise ValueError(f"SynthConfig.jpeg_quality must be in [1, 100], got {self.jpeg_quality}")
-        for name in ("initially_on_stage", "crowd_probability"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"SynthConfig.{name} must be in [0, 1], got {getattr(self, name)}")
+        check_in_range(self, ("jpeg_quality",), 1, 100, where="SynthConfig.")
+        check_in_range(self, ("initially_on_stage", "crowd_probability"), where="SynthConfig.")
         for name in ("reentry_gap_s", "noise_sigma", "blur_sigma"):
             a, b = getattr(self, name)
             if not 0.0 <= a <= b:
                 raise ValueError(f"SynthConfig.{name} must satisfy 0 <= min <= max, got {(a, b)}")
-        if self.min_visible_pixels < 1:
-            raise ValueError(f"SynthConfig.min_visible_pixels must be >= 1, got {self.min_visible_pixels}")
 
     @property
     def preset(self) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import numbers
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,6 +30,30 @@ from kprtrack.track.association import Pass, linear_assignment
 from kprtrack.track.config import TrackerConfig
 from kprtrack.track.costs import iou_matrix
 from kprtrack.track.state import IdCounter, Track, TrackState
+
+
+def _indices(tracks: list[Track], *states: TrackState) -> np.ndarray:
+    """``(M,)`` int indices of the ``tracks`` in one of ``states``."""
+    return np.array([i for i, t in enumerate(tracks) if t.state in states], int)
+
+
+@dataclass
+class _Frame:
+    """What the steps of one :meth:`BaseTracker.update` share.
+
+    Attributes:
+        record: the frame's detections.
+        tracks: the tracks stored at the start of the frame (indices refer to this list).
+        cost: ``(T, N)`` cost of every stored track vs every row.
+        frame_data: the variant's per-frame data (:meth:`BaseTracker._prepare`).
+        matched: stored-track index -> row, in the order the passes matched them (new tracks appended).
+    """
+
+    record: FrameRecord
+    tracks: list[Track]
+    cost: np.ndarray
+    frame_data: Any
+    matched: dict[int, int] = field(default_factory=dict)
 
 
 class BaseTracker(ABC):
@@ -114,6 +139,33 @@ class BaseTracker(ABC):
             ValueError: if the record lacks a field the variant needs, its shapes disagree with earlier
                 frames, or its ``frame_index`` went backwards without :meth:`reset`.
         """
+        self._start_frame(record)
+        frame_data = self._prepare(record)
+        tracks = self._tracks
+        if self.uses_kalman and tracks:
+            kalman.predict([t.kalman for t in tracks], [t.state is not TrackState.TRACKED for t in tracks])
+        cost = self._cost_matrix(tracks, record, frame_data)  # (T, N), all stored tracks vs all rows
+        frame = _Frame(record, tracks, cost, frame_data)
+        cfg = self.config
+        high = np.flatnonzero(record.scores >= cfg.high_thresh)
+        low = np.flatnonzero((record.scores >= cfg.low_thresh) & (record.scores < cfg.high_thresh))
+
+        unmatched_pool, high_left = self._pass_high(frame, high)
+        self._pass_low(frame, unmatched_pool, low)
+        high_left = self._pass_unconfirmed(frame, high_left)
+        self._apply_matches(frame)
+        tracks = tracks + self._start_tracks(frame, high_left)
+        self._retire(tracks)
+
+        track_ids = np.full(len(record), -1, np.int64)
+        for i, row in frame.matched.items():
+            if tracks[i].state is TrackState.TRACKED:
+                track_ids[row] = tracks[i].track_id
+        self._tracks = [t for t in tracks if t.state is not TrackState.REMOVED]
+        return record.with_track_ids(track_ids)
+
+    def _start_frame(self, record: FrameRecord) -> None:
+        """Check ``record`` (type, frame order, what the variant needs) and count the frame."""
         if not isinstance(record, FrameRecord):
             raise TypeError(f"{type(self).__name__}.update: expected a FrameRecord, got {type(record).__name__}")
         if record.frame_index < self._last_frame_index:
@@ -124,91 +176,87 @@ class BaseTracker(ABC):
         self._validate(record)
         self._last_frame_index = record.frame_index
         self._frame += 1
-        cfg = self.config
-        n = len(record)
-        track_ids = np.full(n, -1, np.int64)
-        scores = record.scores
-        frame_data = self._prepare(record)
-
-        tracks = self._tracks
-        if self.uses_kalman and tracks:
-            kalman.predict([t.kalman for t in tracks], [t.state is not TrackState.TRACKED for t in tracks])
-
-        high = np.flatnonzero(scores >= cfg.high_thresh)
-        low = np.flatnonzero((scores >= cfg.low_thresh) & (scores < cfg.high_thresh))
-        pool = np.array([i for i, t in enumerate(tracks) if t.state in (TrackState.TRACKED, TrackState.LOST)], int)
-        unconfirmed = np.array([i for i, t in enumerate(tracks) if t.state is TrackState.NEW], int)
-        cost = self._cost_matrix(tracks, record, frame_data)  # (T, N), all stored tracks vs all rows
-        matched_row: dict[int, int] = {}
-
-        # 1. high-confidence detections vs tracked + lost tracks
-        matches, rest_pool, rest_high = self._associate(Pass.HIGH, cost, pool, high, record)
-        matched_row.update(matches)
-        high_left = high[rest_high]
-
-        # 2. low-confidence detections vs the tracked tracks still unmatched
-        still_tracked = np.array([i for i in pool[rest_pool] if tracks[i].state is TrackState.TRACKED], int)
-        matches, rest_tracked, _ = self._associate(Pass.LOW, cost, still_tracked, low, record)
-        matched_row.update(matches)
-        for i in still_tracked[rest_tracked]:
-            tracks[i].state = TrackState.LOST
-
-        # 3. unconfirmed tracks vs the remaining high-confidence detections
-        matches, rest_new, rest_high = self._associate(Pass.UNCONFIRMED, cost, unconfirmed, high_left, record)
-        matched_row.update(matches)
-        for i in unconfirmed[rest_new]:
-            tracks[i].state = TrackState.REMOVED
-        high_left = high_left[rest_high]
-
-        for i, row in matched_row.items():
-            self._apply_match(tracks[i], record, row)
-        if matched_row:  # batched state updates of every matched track
-            updated = [tracks[i] for i in matched_row]
-            rows = np.fromiter(matched_row.values(), np.int64, len(matched_row))
-            if self.uses_kalman:
-                kalman.update([t.kalman for t in updated], record.boxes[rows])
-            self._update_variant(updated, record, rows, frame_data)
-
-        # 4. new tracks from the remaining high-confidence detections
-        created = []
-        for row in high_left:
-            if scores[row] >= cfg.new_track_thresh:
-                track = self._create_track(record, int(row), frame_data)
-                created.append(track)
-                matched_row[len(tracks) + len(created) - 1] = int(row)
-        tracks = tracks + created
-
-        # lifecycle: drop lost tracks past the buffer, then duplicates
-        for t in tracks:
-            if t.state is TrackState.LOST and self._frame - t.last_frame > self.max_time_lost:
-                t.state = TrackState.REMOVED
-        if cfg.duplicate_iou is not None:
-            self._remove_duplicates(tracks, cfg.duplicate_iou)
-
-        for i, row in matched_row.items():
-            t = tracks[i]
-            if t.state is TrackState.TRACKED:
-                track_ids[row] = t.track_id
-        self._tracks = [t for t in tracks if t.state is not TrackState.REMOVED]
-        return record.with_track_ids(track_ids)
 
     def _check_frame_rate(self, frame_rate: float) -> None:
         if isinstance(frame_rate, bool) or not isinstance(frame_rate, numbers.Real) or not frame_rate > 0:
             raise ValueError(f"{type(self).__name__}: frame_rate must be a positive number, got {frame_rate!r}")
 
-    # ------------------------------------------------------------------ lifecycle steps
-    def _associate(
-        self, step: Pass, cost: np.ndarray, track_idx: np.ndarray, rows: np.ndarray, record: FrameRecord
-    ) -> tuple[dict[int, int], np.ndarray, np.ndarray]:
-        """One named pass: match ``track_idx`` against detection ``rows``.
+    # ------------------------------------------------------------------ association passes
+    def _pass_high(self, frame: _Frame, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """1. High-confidence detections vs tracked and lost tracks.
 
         Returns:
-            ``{track index: row}`` matches, and positions (into ``track_idx`` / ``rows``) left unmatched.
+            The indices of the tracked / lost tracks left unmatched, and the high rows left.
         """
-        sub = cost[np.ix_(track_idx, rows)]
-        sub = self._pass_cost(step, sub, rows, record)
+        pool = _indices(frame.tracks, TrackState.TRACKED, TrackState.LOST)
+        rest_pool, rest_high = self._associate(Pass.HIGH, frame, pool, high)
+        return pool[rest_pool], high[rest_high]
+
+    def _pass_low(self, frame: _Frame, unmatched: np.ndarray, low: np.ndarray) -> None:
+        """2. Low-confidence detections vs the tracked tracks still unmatched; those left become lost."""
+        still_tracked = np.array([i for i in unmatched if frame.tracks[i].state is TrackState.TRACKED], int)
+        rest_tracked, _ = self._associate(Pass.LOW, frame, still_tracked, low)
+        for i in still_tracked[rest_tracked]:
+            frame.tracks[i].state = TrackState.LOST
+
+    def _pass_unconfirmed(self, frame: _Frame, high_left: np.ndarray) -> np.ndarray:
+        """3. Unconfirmed (new) tracks vs the high-confidence rows left; new tracks left unmatched are removed.
+
+        Returns:
+            The high rows still left.
+        """
+        unconfirmed = _indices(frame.tracks, TrackState.NEW)
+        rest_new, rest_high = self._associate(Pass.UNCONFIRMED, frame, unconfirmed, high_left)
+        for i in unconfirmed[rest_new]:
+            frame.tracks[i].state = TrackState.REMOVED
+        return high_left[rest_high]
+
+    def _associate(
+        self, step: Pass, frame: _Frame, track_idx: np.ndarray, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One named pass: match ``track_idx`` against detection ``rows``; the matches go to ``frame.matched``.
+
+        Returns:
+            Positions (into ``track_idx`` / ``rows``) left unmatched.
+        """
+        sub = frame.cost[np.ix_(track_idx, rows)]
+        sub = self._pass_cost(step, sub, rows, frame.record)
         pairs, rest_tracks, rest_rows = linear_assignment(sub, self._threshold(step))
-        return {int(track_idx[a]): int(rows[b]) for a, b in pairs}, rest_tracks, rest_rows
+        frame.matched.update({int(track_idx[a]): int(rows[b]) for a, b in pairs})
+        return rest_tracks, rest_rows
+
+    # ------------------------------------------------------------------ lifecycle steps
+    def _apply_matches(self, frame: _Frame) -> None:
+        """Update every matched track from its row: lifecycle one by one, Kalman and variant state batched."""
+        for i, row in frame.matched.items():
+            self._apply_match(frame.tracks[i], frame.record, row)
+        if frame.matched:
+            updated = [frame.tracks[i] for i in frame.matched]
+            rows = np.fromiter(frame.matched.values(), np.int64, len(frame.matched))
+            if self.uses_kalman:
+                kalman.update([t.kalman for t in updated], frame.record.boxes[rows])
+            self._update_variant(updated, frame.record, rows, frame.frame_data)
+
+    def _start_tracks(self, frame: _Frame, high_left: np.ndarray) -> list[Track]:
+        """4. New tracks from the high-confidence rows left that score at least ``new_track_thresh``.
+
+        Returns:
+            The created tracks; ``frame.matched`` records each at its index after the stored tracks.
+        """
+        created: list[Track] = []
+        for row in high_left:
+            if frame.record.scores[row] >= self.config.new_track_thresh:
+                created.append(self._create_track(frame.record, int(row), frame.frame_data))
+                frame.matched[len(frame.tracks) + len(created) - 1] = int(row)
+        return created
+
+    def _retire(self, tracks: list[Track]) -> None:
+        """Remove lost tracks older than the buffer, then (if configured) duplicates."""
+        for t in tracks:
+            if t.state is TrackState.LOST and self._frame - t.last_frame > self.max_time_lost:
+                t.state = TrackState.REMOVED
+        if self.config.duplicate_iou is not None:
+            self._remove_duplicates(tracks, self.config.duplicate_iou)
 
     def _confirm(self, track: Track) -> None:
         track.track_id = self.id_counter()

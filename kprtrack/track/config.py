@@ -11,18 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from kprtrack.validate import check_in_range, check_whole
+
 #: Motion cues the KPR tracker can add to the appearance cost.
 MOTION_CUES: tuple[str, ...] = ("none", "iou", "oks")
-
-
-def _check_unit(cls_name: str, name: str, value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{cls_name}.{name}: expected a value in [0, 1], got {value!r}")
-
-
-def _check_positive(cls_name: str, name: str, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{cls_name}.{name}: expected a positive value, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -66,20 +58,18 @@ class TrackerConfig:
 
     def __post_init__(self) -> None:
         name = type(self).__name__
-        for field_name in self._thresholds:
-            _check_unit(name, field_name, getattr(self, field_name))
+        check_in_range(self, self._thresholds, where=f"{name}.")
         if self.low_thresh > self.high_thresh:
             raise ValueError(f"{name}.low_thresh ({self.low_thresh}) must not exceed high_thresh ({self.high_thresh})")
-        if isinstance(self.track_buffer, bool) or not isinstance(self.track_buffer, int) or self.track_buffer < 0:
-            raise ValueError(f"{name}.track_buffer: expected a non-negative integer, got {self.track_buffer!r}")
-        if isinstance(self.min_hits, bool) or not isinstance(self.min_hits, int) or self.min_hits < 1:
-            raise ValueError(f"{name}.min_hits: expected an integer >= 1, got {self.min_hits!r}")
+        check_whole(self, ("track_buffer",), 0, where=f"{name}.")
+        check_whole(self, ("min_hits",), 1, where=f"{name}.")
         if self.duplicate_iou is not None:
-            _check_unit(name, "duplicate_iou", self.duplicate_iou)
+            check_in_range(self, ("duplicate_iou",), where=f"{name}.")
 
     def max_time_lost(self, frame_rate: float) -> int:
         """Frames a lost track is kept at ``frame_rate`` fps (ByteTrack's ``int(fps / 30 * buffer)``)."""
-        _check_positive(type(self).__name__, "frame_rate", frame_rate)
+        if not frame_rate > 0:
+            raise ValueError(f"{type(self).__name__}.frame_rate: expected a positive value, got {frame_rate!r}")
         return int(frame_rate / 30.0 * self.track_buffer)
 
 
@@ -185,12 +175,8 @@ class OutputFilterConfig:
     min_tracklet_length: int = 0
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.joint_thresh <= 1.0:
-            raise ValueError(f"OutputFilterConfig.joint_thresh: expected a value in [0, 1], got {self.joint_thresh!r}")
-        for name in ("min_joints", "min_tracklet_length"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"OutputFilterConfig.{name}: expected a non-negative integer, got {value!r}")
+        check_in_range(self, ("joint_thresh",), where="OutputFilterConfig.")
+        check_whole(self, ("min_joints", "min_tracklet_length"), 0, where="OutputFilterConfig.")
 
 
 #: tracker variant name (``tracker.kind``) -> its config dataclass (``configs/tracker/<name>.yaml``).

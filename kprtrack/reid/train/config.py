@@ -17,9 +17,18 @@ from typing import Any
 from kprtrack.config import ConfigError, apply_overrides, dataclass_from_dict, dataclass_to_dict, load_yaml
 from kprtrack.reid.build import KPR_CONFIGS
 from kprtrack.reid.train.data import AugmentSettings
+from kprtrack.validate import check_at_least, check_in_range
 
 #: Embeddings that may carry an identity loss (``KPROutput.id_logits`` keys).
 ID_EMBEDDINGS = ("globl", "foreg", "backg", "conct", "parts")
+
+#: Fields of :class:`KPRTrainConfig` checked to be >= 1, >= 0 and in [0, 1].
+_AT_LEAST_ONE = ("epochs", "ids_per_batch", "samples_per_id", "embedding_dim", "eval_batch_size", "log_every",
+                 "num_threads")  # fmt: skip
+_NON_NEGATIVE = ("lr", "weight_decay", "warmup_epochs", "grad_clip", "pad_fraction", "triplet_margin",
+                 "freeze_prompt_epochs", "num_workers", "eval_every", "keep_last_checkpoints",
+                 "max_iters_per_epoch")  # fmt: skip
+_UNIT_INTERVAL = ("bipo_p", "erasing_p", "min_lr_factor")
 
 
 @dataclass(frozen=True)
@@ -117,31 +126,14 @@ class KPRTrainConfig:
         bad = [e for e in self.id_embeddings if e not in ID_EMBEDDINGS]
         if bad:
             raise ValueError(f"id_embeddings: unknown {bad}; expected names from {ID_EMBEDDINGS}")
-        for name in ("epochs", "ids_per_batch", "samples_per_id", "embedding_dim", "eval_batch_size", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        check_at_least(self, _AT_LEAST_ONE, 1)
         if self.ids_per_batch < 2 or self.samples_per_id < 2:
             raise ValueError("ids_per_batch and samples_per_id must be >= 2 (batch-hard triplet mining)")
-        for name in ("bipo_p", "erasing_p", "min_lr_factor"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name}: must be in [0, 1], got {getattr(self, name)}")
-        for name in ("lr", "weight_decay", "warmup_epochs", "grad_clip", "pad_fraction", "triplet_margin"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
+        check_in_range(self, _UNIT_INTERVAL)
+        check_at_least(self, _NON_NEGATIVE, 0)
         lo, hi = self.erasing_area
         if not 0 < lo <= hi < 1 or not 0 < self.erasing_ratio <= 1:
             raise ValueError(f"erasing_area {self.erasing_area} / erasing_ratio {self.erasing_ratio} out of range")
-        for name in (
-            "freeze_prompt_epochs",
-            "num_workers",
-            "eval_every",
-            "keep_last_checkpoints",
-            "max_iters_per_epoch",
-        ):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
-        if self.num_threads < 1:
-            raise ValueError(f"num_threads: must be >= 1, got {self.num_threads}")
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f"device: expected 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
 

@@ -45,6 +45,7 @@ from kprtrack.reid.train.data import IGNORE, ReIDCropDataset, SeededBatchSampler
 from kprtrack.reid.train.evaluate import evaluate_reid, metrics_row
 from kprtrack.reid.train.losses import batch_hard_triplet, identity_loss, pairwise_part_distance, part_prediction_loss
 from kprtrack.train.common import CSVLogger, PKSampler, cosine_with_warmup, seed_everything
+from kprtrack.train.loop import set_lr
 
 RESUME_FILE = "resume.pth"
 
@@ -268,8 +269,7 @@ class KPRTrainer:
         bar = tqdm(loader, total=self.iters_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not cfg.progress)
         for it, batch in enumerate(bar):
             lr = self._lr(self.step)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
+            set_lr(self.optimizer, lr)
             x, prompts, parsing = self._inputs(batch, epoch, it)
             pids = batch["pid"].to(self.device)
             out = self.model(x, prompts)
