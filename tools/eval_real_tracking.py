@@ -12,7 +12,7 @@ Examples::
     python tools/eval_real_tracking.py --config real
     python tools/eval_real_tracking.py --config real \\
         --variant appearance= \\
-        --variant motion_only=reid.kind=none,tracker.kind=bytetrack_iou,tracker.params={}
+        --variant "motion_only=reid.kind=none;tracker.kind=bytetrack_iou;tracker.params={}"
 
 The MOT17 frames are research-only: this script reads them, it never copies them.
 """
@@ -88,15 +88,15 @@ def main() -> None:
         "--variant",
         action="append",
         default=[],
-        metavar="NAME=KEY=VALUE,...",
-        help="a named set of config overrides (comma-separated); default: the config as it is",
+        metavar="NAME=KEY=VALUE;...",
+        help="a named set of config overrides (separated by ;); default: the config as it is",
     )
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     variants = {}
     for item in args.variant or ["config="]:
         name, _, rest = item.partition("=")
-        variants[name] = [s for s in rest.split(",") if s]
+        variants[name] = [s for s in rest.split(";") if s]
     print(f"{'variant':<22} {'HOTA':>6} {'DetA':>6} {'AssA':>6} {'IDF1':>6} {'MOTA':>6} {'IDs':>4} "
           f"{'FP':>5} {'FN':>5} {'ours':>6} {'fps':>6}")
     for name, overrides in variants.items():

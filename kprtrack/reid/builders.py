@@ -23,6 +23,7 @@ def build_kpr_embedder(section: ReidSection, context: BuildContext) -> Embedder:
         "use_prompts": section.use_prompts,
         "max_batch": section.batch_size,
         "keypoint_format": context.keypoint_format,
+        "prompt_threshold": section.prompt_threshold,
     }
     variant = random_variant(section.weights)
     if variant is not None:

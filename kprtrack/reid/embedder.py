@@ -176,6 +176,9 @@ class KPREmbedder:
         max_batch: largest number of crops per forward; bigger frames are split.
         keypoint_format: ``coco17`` or ``posetrack21`` (the prompt grouping uses the same indices
             for both; see :data:`kprtrack.reid.prompts.PROMPT_GROUPINGS`).
+        prompt_threshold: keypoints scoring at most this are left out of the prompts; ``None`` keeps
+            the checkpoint's ``vis_thresh`` (0.3 in the reference). Raise it for pose models whose score
+            is a heatmap peak, so that hidden joints do not become positive prompts.
     """
 
     def __init__(
@@ -188,6 +191,7 @@ class KPREmbedder:
         use_prompts: bool = True,
         max_batch: int = 64,
         keypoint_format: str = "coco17",
+        prompt_threshold: float | None = None,
     ) -> None:
         from kprtrack.keypoints import check_convention
 
@@ -208,6 +212,10 @@ class KPREmbedder:
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.config = model.config
+        if prompt_threshold is not None:
+            if not 0.0 <= prompt_threshold <= 1.0:
+                raise ValueError(f"prompt_threshold: expected a value in [0, 1], got {prompt_threshold!r}")
+            self.config = self.config.replace(vis_thresh=float(prompt_threshold))
 
     @classmethod
     def from_checkpoint(
