@@ -96,16 +96,15 @@ class FollowMatcher:
     Args:
         query: the clicked person (:func:`kprtrack.follow.query.build_query`).
         options: see :class:`FollowOptions`.
-        excluded_ids: track ids known not to be the person (e.g. of the people excluded by negative clicks).
     """
 
-    def __init__(self, query: Query, options: FollowOptions | None = None, excluded_ids: tuple[int, ...] = ()) -> None:
+    def __init__(self, query: Query, options: FollowOptions | None = None) -> None:
         self.query = query
         self.options = options or FollowOptions()
         self.memory = self._fresh_memory()
         self.track_id = -1
         self.clicked_track_id = -1
-        self.others: set[int] = {int(i) for i in excluded_ids if i >= 0}
+        self.others: set[int] = set()
         self._before_click: list[_Seen] = []
         self._clicked = False
 
