@@ -64,6 +64,7 @@ class Tally:
     correct: int = 0
     annotated: int = 0
     per_query: list[float] = field(default_factory=list)
+    confidence: list[tuple[float, bool]] = field(default_factory=list)
 
     def add(self, score) -> None:
         self.queries += 1
@@ -133,7 +134,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     from kprtrack.assembly import build_detector, build_embedder, build_pose
-    from kprtrack.follow.evaluate import crowded_frame, detected_frames, score_follow, simulate_clicks
+    from kprtrack.follow.evaluate import crowded_frame, detected_frames, gt_identity, score_follow, simulate_clicks
     from kprtrack.follow.matcher import FollowMatcher, FollowOptions
     from kprtrack.follow.query import build_query
     from kprtrack.io.posetrack21 import read_ground_truth
@@ -191,6 +192,11 @@ def main() -> None:
                     matcher = FollowMatcher(query, options)
                     out = matcher.revise([matcher.step(r, query.row if r.frame_index == n else None) for r in recs])
                     tallies[variant, negative].add(score_follow(out, gt, target))
+                    tallies[variant, negative].confidence += [
+                        (f.confidence, gt_identity(f.box, gt[f.frame]) == target)
+                        for f in out
+                        if f.present and not f.clicked
+                    ]
     elapsed = time.perf_counter() - t0
     print(
         f"\n{len(seqs)} sequences x {args.frames} frames, occlusion {args.occlusion}, seed {args.seed}, "
@@ -207,6 +213,19 @@ def main() -> None:
             f"{t.queries} | {100 * t.selected / max(t.queries, 1):.1f} | {100 * acc:.1f} | "
             f"{100 * rec:.1f} | {100 * per.mean():.1f} | {100 * (per >= 0.9).mean():.1f} |"
         )
+    print("\nShare of followed frames that are the right person, by confidence (clicked frames excluded):\n")
+    edges = (0.0, 0.7, 0.75, 0.8, 0.85, 0.9, 1.01)
+    labels = [f"[{a:.2f}, {min(b, 1):.2f}{']' if b > 1 else ')'}" for a, b in zip(edges[:-1], edges[1:])]
+    print("| variant | clicks | " + " | ".join(labels) + " |")
+    print("|---|---|" + "---|" * len(labels))
+    for (variant, negative), t in tallies.items():
+        conf = np.array([c for c, _ in t.confidence])
+        ok = np.array([k for _, k in t.confidence], bool)
+        cells = []
+        for a, b in zip(edges[:-1], edges[1:]):
+            sel = (conf >= a) & (conf < b)
+            cells.append(f"{100 * ok[sel].mean():.0f} % of {sel.sum()}" if sel.any() else "-")
+        print(f"| {variant} | {'2 positive + 1 negative' if negative else '2 positive'} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -66,6 +66,9 @@ class FollowRequest:
     options: FollowOptions = field(default_factory=FollowOptions)
     render: RenderOptions = field(default_factory=RenderOptions)
 
+    def __post_init__(self) -> None:
+        self.video = Path(self.video)
+
 
 def read_frame(video: str | Path, index: int) -> np.ndarray:
     """RGB frame ``index`` of a video file or image folder.
