@@ -8,7 +8,10 @@ import time
 import pytest
 
 pytest.importorskip("fastapi", reason="the web extra is not installed (pip install -e '.[web]')")
-pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx (pip install httpx)")
+try:  # Starlette's TestClient uses httpx2, or httpx (older Starlette; deprecated by newer ones)
+    import httpx2  # noqa: F401
+except ImportError:
+    pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx2 or httpx (pip install httpx2)")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
