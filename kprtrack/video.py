@@ -215,8 +215,13 @@ class FrameSource:
             thread.join(timeout=5)
 
 
+#: Codec (OpenCV fourcc) per output suffix; anything else is written as MPEG-4 part 2.
+WRITER_FOURCC = {".avi": "MJPG", ".webm": "VP80"}
+
+
 class VideoWriter:
-    """Write RGB frames to an ``.mp4`` (MPEG-4 part 2, ``mp4v``) or an ``.avi`` (MJPG).
+    """Write RGB frames to an ``.mp4`` (MPEG-4 part 2, ``mp4v``), a ``.webm`` (VP8: plays in web browsers)
+    or an ``.avi`` (MJPG).
 
     Raises:
         OSError: the file cannot be opened for writing.
@@ -229,7 +234,7 @@ class VideoWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.size = size
         self._writer = None
-        for fourcc in ("mp4v",) if self.path.suffix.lower() != ".avi" else ("MJPG",):
+        for fourcc in (WRITER_FOURCC.get(self.path.suffix.lower(), "mp4v"),):
             writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*fourcc), float(fps), size)
             if writer.isOpened():
                 self._writer = writer

@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("kprtrack.cli.synth", "Generate synthetic multi-person videos with PoseTrack21 ground truth."),
     "weights": ("kprtrack.cli.weights", "List, verify and locate model weights."),
     "check-fixture": ("kprtrack.cli.check_fixture", "Run a model on a reference fixture folder and compare outputs."),
+    "follow": ("kprtrack.cli.follow", "Follow one person, chosen by clicks on a frame, through a video."),
+    "serve": ("kprtrack.cli.serve", "Local web page: click on a person in a video and follow them."),
 }
 
 
