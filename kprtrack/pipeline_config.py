@@ -171,6 +171,19 @@ class PipelineConfig:
             raise ValueError("pose.kind ultralytics needs detector.kind ultralytics with a YOLO-pose model")
 
 
+def describe_models(config: PipelineConfig) -> str:
+    """One line naming the models a config runs, e.g. ``detector yolox (yolox_nano_coco, 608x1088), ...``."""
+    det = config.detector
+    size = f", {det.input_size[0]}x{det.input_size[1]}" if det.input_size else ""
+    parts = [
+        f"detector {det.kind} ({det.weights}{size})",
+        f"pose {config.pose.kind} ({config.pose.weights})",
+        f"reid {config.reid.kind}" + (f" ({config.reid.weights})" if config.reid.kind != "none" else ""),
+        f"tracker {config.tracker.kind}",
+    ]
+    return ", ".join(parts)
+
+
 def configs_dir() -> Path:
     """The repository's ``configs/`` folder."""
     return Path(__file__).resolve().parent.parent / "configs"

@@ -77,8 +77,10 @@ def to_posetrack21(record: FrameRecord) -> FrameRecord:
     )
 
 
-def run_video(options: RunOptions) -> RunSummary:
+def run_video(options: RunOptions, notify: Callable[[str], None] | None = None) -> RunSummary:
     """Track one video and write the predictions (and optionally MOT rows and an overlay video).
+
+    ``notify`` (if given) receives one line naming the models, once they are loaded.
 
     Missing official weights are downloaded on first use unless ``options.offline`` or
     ``KPRTRACK_OFFLINE=1`` (see :func:`kprtrack.weights.ensure`).
@@ -94,7 +96,7 @@ def run_video(options: RunOptions) -> RunSummary:
     from kprtrack.io.mot import mot_rows
     from kprtrack.io.posetrack21 import PredictionWriter
     from kprtrack.pipeline import Pipeline
-    from kprtrack.pipeline_config import load_pipeline_config
+    from kprtrack.pipeline_config import describe_models, load_pipeline_config
     from kprtrack.render import TrackPainter
     from kprtrack.track.filters import filter_frame
     from kprtrack.video import FrameSource, VideoWriter
@@ -106,6 +108,8 @@ def run_video(options: RunOptions) -> RunSummary:
     gt_path = options.gt_path or info.gt_path
     with offline(options.offline):
         pipeline = Pipeline.from_config(config, frame_rate=info.fps, gt_path=gt_path)
+    if notify is not None:
+        notify(f"models: {describe_models(config)}")
     writer = PredictionWriter(options.out, info.images)
     painter = TrackPainter(trail_length=int(info.fps), keypoint_threshold=config.output.joint_thresh)
     video_out = VideoWriter(options.render, info.fps, (info.width, info.height)) if options.render else None
@@ -178,7 +182,7 @@ def run_with_fallback(options: RunOptions, notify: Callable[[str], None]) -> Run
     from kprtrack.weights import WeightsUnavailableError
 
     try:
-        return run_video(options)
+        return run_video(options, notify)
     except WeightsUnavailableError as exc:
         if options.config is not None:
             raise
@@ -189,4 +193,4 @@ def run_with_fallback(options: RunOptions, notify: Callable[[str], None]) -> Run
                 "(`--config demo` runs the shipped small models)."
             ) from exc
         notify(f"{exc} Falling back to the '{FALLBACK_CONFIG}' config ({fallback}).")
-        return run_video(replace(options, config=fallback))
+        return run_video(replace(options, config=fallback), notify)
