@@ -56,15 +56,19 @@ class TrackPainter:
         for box, kps, tid in zip(record.boxes, record.keypoints, ids):
             color = track_color(int(tid))
             if self.draw_skeletons:
+                # small (far) people get thin limbs and small joints, so the drawing does not hide them
+                size = max(1.0, float(box[3] - box[1]))
+                limb = max(1, min(thickness + 1, round(size / 60)))
+                joint = max(1, min(thickness + 2, round(size / 40)))
                 ok = kps[:, 2] >= self.keypoint_threshold
                 ok &= (kps[:, 0] > 0) | (kps[:, 1] > 0)
                 for a, b in SKELETON:
                     if ok[a] and ok[b]:
                         pa = (int(round(kps[a, 0])), int(round(kps[a, 1])))
                         pb = (int(round(kps[b, 0])), int(round(kps[b, 1])))
-                        cv2.line(out, pa, pb, color, thickness + 1, cv2.LINE_AA)
+                        cv2.line(out, pa, pb, color, limb, cv2.LINE_AA)
                 for x, y, _ in kps[ok]:
-                    cv2.circle(out, (int(round(x)), int(round(y))), thickness + 2, color, -1, cv2.LINE_AA)
+                    cv2.circle(out, (int(round(x)), int(round(y))), joint, color, -1, cv2.LINE_AA)
             if self.draw_boxes:
                 x1, y1, x2, y2 = (int(round(v)) for v in box)
                 cv2.rectangle(out, (x1, y1), (x2, y2), color, thickness)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -25,29 +24,12 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "real" / "coco_k
 
 def evaluate(data: Path, config: str, overrides: list[str]):
     """``(PoseMatchResult, ms per image)`` of one config on the annotated photos."""
-    import cv2
-
-    from kprtrack.eval.coco_keypoints import PoseMatchResult, load_coco_keypoints, match_image
-    from kprtrack.keypoints import convert_keypoints
+    from kprtrack.eval.coco_keypoints import score_pipeline
     from kprtrack.pipeline import Pipeline
     from kprtrack.pipeline_config import load_pipeline_config
-    from kprtrack.track.filters import filter_frame
 
     cfg = load_pipeline_config(config, overrides)
-    pipeline = Pipeline.from_config(cfg)
-    result, seconds = PoseMatchResult(), 0.0
-    images = load_coco_keypoints(data / "test_coco.json")
-    for image in images:
-        frame = cv2.cvtColor(cv2.imread(str(data / image.file_name)), cv2.COLOR_BGR2RGB)
-        pipeline.reset()
-        t0 = time.perf_counter()
-        record = pipeline.process(frame, 0)
-        seconds += time.perf_counter() - t0
-        out = filter_frame(record, cfg.output)
-        out = out[out.track_ids >= 0]
-        kps = convert_keypoints(out.keypoints, out.keypoint_format, "coco17")
-        match_image(result, image, out.boxes, out.scores, kps)
-    return result, 1000 * seconds / len(images)
+    return score_pipeline(Pipeline.from_config(cfg), data / "test_coco.json", cfg.output)
 
 
 def main() -> None:

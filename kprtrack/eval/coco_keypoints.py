@@ -13,11 +13,16 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kprtrack.boxes import iou_matrix
 from kprtrack.track.costs import OKS_SIGMAS
+
+if TYPE_CHECKING:
+    from kprtrack.pipeline import Pipeline
+    from kprtrack.track.config import OutputFilterConfig
 
 
 @dataclass(frozen=True)
@@ -142,3 +147,42 @@ def match_image(
             result.predictions += 1
         elif ignored_iou is None or ignored_iou[i].max() < 0.5:
             result.predictions += 1
+
+
+def score_pipeline(
+    pipeline: Pipeline, annotations: str | os.PathLike[str], output: OutputFilterConfig | None = None
+) -> tuple[PoseMatchResult, float]:
+    """Run ``pipeline`` on every photo of a COCO keypoint file, each as a one-frame video, and score it.
+
+    What is scored is what ``kprtrack run`` writes: tracked rows after the output filters, with their
+    keypoints converted to COCO order.
+
+    Args:
+        pipeline: the pipeline (reset before each photo).
+        annotations: the COCO keypoint JSON; image files are relative to its folder.
+        output: the output filters (defaults if ``None``).
+
+    Returns:
+        ``(result, milliseconds per photo)``.
+    """
+    import time
+
+    import cv2
+
+    from kprtrack.keypoints import convert_keypoints
+    from kprtrack.track.filters import filter_frame
+
+    root = Path(annotations).parent
+    images = load_coco_keypoints(annotations)
+    result, seconds = PoseMatchResult(), 0.0
+    for image in images:
+        frame = cv2.cvtColor(cv2.imread(str(root / image.file_name)), cv2.COLOR_BGR2RGB)
+        pipeline.reset()
+        t0 = time.perf_counter()
+        record = pipeline.process(frame, 0)
+        seconds += time.perf_counter() - t0
+        out = filter_frame(record, output)
+        out = out[out.track_ids >= 0]
+        keypoints = convert_keypoints(out.keypoints, out.keypoint_format, "coco17")
+        match_image(result, image, out.boxes, out.scores, keypoints)
+    return result, 1000 * seconds / max(len(images), 1)
