@@ -23,7 +23,7 @@ class RunOptions:
         mot: optional MOTChallenge text file.
         start, end, max_frames: frame range.
         gt_path: ground truth for oracle stages (found automatically for sequence folders).
-        progress: show a progress bar.
+        progress: show progress (a bar on a terminal, a line every 10 s otherwise; see kprtrack.progress).
     """
 
     video: Path
@@ -41,7 +41,13 @@ class RunOptions:
 
 @dataclass
 class RunSummary:
-    """What a run did."""
+    """What a run did.
+
+    Attributes:
+        frames: frames processed and written.
+        total: frames the run was asked to process (``None`` if unknown).
+        stopped: why the run ended before ``total`` (``"interrupted"`` or the input error), else ``None``.
+    """
 
     frames: int
     tracks: int
@@ -50,12 +56,20 @@ class RunSummary:
     seconds: float
     stage_ms: dict[str, float]
     outputs: list[Path]
+    total: int | None = None
+    stopped: str | None = None
 
     def format(self) -> str:
         """A human-readable multi-line summary."""
         fps = self.frames / self.seconds if self.seconds > 0 else float("inf")
         stages = ", ".join(f"{k} {v:.1f}" for k, v in self.stage_ms.items())
-        lines = [
+        lines = []
+        if self.stopped is not None:
+            how = "interrupted" if self.stopped == "interrupted" else "stopped"
+            reason = "" if self.stopped == "interrupted" else f" ({self.stopped})"
+            written = "outputs hold these frames" if self.outputs else "nothing written"
+            lines.append(f"{how} after {self.frames} of {self.total} frames{reason}; {written}")
+        lines += [
             f"frames: {self.frames} in {self.seconds:.1f} s ({fps:.2f} frames/s)",
             f"tracks: {self.tracks}, written poses: {self.annotations}, "
             f"persons per frame: {self.persons_per_frame:.2f}",
@@ -77,19 +91,26 @@ def to_posetrack21(record: FrameRecord) -> FrameRecord:
 def run_video(options: RunOptions) -> RunSummary:
     """Track one video and write the predictions (and optionally MOT rows and an overlay video).
 
+    Every output is written atomically. If the run stops early, because of Ctrl-C (or SIGTERM under
+    the CLI) or because the input breaks mid-way (a damaged frame), the outputs are finished with the
+    frames done so far (the prediction file then lists only those images; nothing is written if no
+    frame was done) before the error is raised with the summary attached.
+
     Raises:
         ConfigError, VideoSourceError, WeightsNotFoundError, OSError: with messages naming what failed.
+        RunInterrupted: interrupted (a ``KeyboardInterrupt``) after finishing the outputs; ``.summary``.
+        RunStoppedError: the input broke mid-way, after finishing the outputs; ``.summary``.
     """
-    from tqdm import tqdm
-
+    from kprtrack.errors import RunInterrupted, RunStoppedError
     from kprtrack.io.atomic import atomic_open
     from kprtrack.io.mot import mot_rows
     from kprtrack.io.posetrack21 import PredictionWriter
     from kprtrack.pipeline import Pipeline
     from kprtrack.pipeline_config import load_pipeline_config
+    from kprtrack.progress import Progress
     from kprtrack.render import TrackPainter
     from kprtrack.track.filters import filter_frame
-    from kprtrack.video import FrameSource, VideoWriter
+    from kprtrack.video import FrameSource, VideoSourceError, VideoWriter
 
     config = load_pipeline_config(options.config, options.overrides)
     source = FrameSource(options.video, start=options.start, end=options.end, max_frames=options.max_frames)
@@ -98,11 +119,12 @@ def run_video(options: RunOptions) -> RunSummary:
     pipeline = Pipeline.from_config(config, frame_rate=info.fps, gt_path=gt_path)
     writer = PredictionWriter(options.out, info.images)
     painter = TrackPainter(trail_length=int(info.fps), keypoint_threshold=config.output.joint_thresh)
-    video_out = VideoWriter(options.render, info.fps, (info.width, info.height)) if options.render else None
-    persons = 0
+    video_out = VideoWriter(options.render, info.fps, (info.width, info.height), fit=True) if options.render else None
+    persons = done = 0
     tracks: set[int] = set()
+    stop: BaseException | None = None
     t0 = time.perf_counter()
-    bar = tqdm(total=len(source), unit="frame", desc=info.name, disable=not options.progress, dynamic_ncols=True)
+    bar = Progress(len(source), desc=info.name, enabled=options.progress)
     try:
         for frame, record in pipeline.track_with_frames(source):
             out = filter_frame(to_posetrack21(record), config.output)
@@ -111,28 +133,48 @@ def run_video(options: RunOptions) -> RunSummary:
             tracks.update(int(t) for t in out.track_ids if t >= 0)
             if video_out is not None:
                 video_out.write(painter.draw(frame, out))
+            done += 1
             bar.update(1)
+    except (KeyboardInterrupt, VideoSourceError) as exc:
+        stop = exc  # finish the outputs with the frames done
+    except BaseException:
+        if video_out is not None:
+            video_out.abort()
+        raise
     finally:
         bar.close()
+    outputs: list[Path] = []
+    n_ann = 0
+    if done == 0:
+        if video_out is not None:
+            video_out.abort()
+    else:
+        writer.truncate(done)
         if video_out is not None:
             video_out.close()
-    frames = pipeline.timer.frames
-    outputs = [options.out]
-    n_ann = writer.close(min_track_length=config.output.min_tracklet_length)
-    if options.mot is not None:
-        with atomic_open(options.mot) as f:
-            for _, rec in writer.records(config.output.min_tracklet_length):
-                for row in mot_rows(rec):
-                    f.write(row + "\n")
-        outputs.append(options.mot)
-    if options.render is not None:
-        outputs.append(options.render)
-    return RunSummary(
-        frames=frames,
+        n_ann = writer.close(min_track_length=config.output.min_tracklet_length)
+        outputs.append(options.out)
+        if options.mot is not None:
+            with atomic_open(options.mot) as f:
+                for _, rec in writer.records(config.output.min_tracklet_length):
+                    for row in mot_rows(rec):
+                        f.write(row + "\n")
+            outputs.append(options.mot)
+        if options.render is not None:
+            outputs.append(options.render)
+    summary = RunSummary(
+        frames=done,
         tracks=len(tracks),
         annotations=n_ann,
-        persons_per_frame=persons / max(frames, 1),
+        persons_per_frame=persons / max(done, 1),
         seconds=time.perf_counter() - t0,
         stage_ms=pipeline.timer.ms_per_frame(),
         outputs=outputs,
+        total=len(source),
+        stopped=None if stop is None else "interrupted" if isinstance(stop, KeyboardInterrupt) else str(stop),
     )
+    if isinstance(stop, KeyboardInterrupt):
+        raise RunInterrupted(summary) from stop
+    if stop is not None:
+        raise RunStoppedError(str(stop), summary) from stop
+    return summary

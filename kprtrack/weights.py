@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kprtrack.config import ConfigError, dataclass_from_dict, load_yaml
+from kprtrack.errors import KprtrackError
 
 FORMATS = ("megvii-yolox", "mmdet-yolox", "mmpose-topdown", "kpr-release")
 
@@ -78,7 +79,7 @@ def load_manifest(path: str | os.PathLike[str] | None = None) -> dict[str, Weigh
     return out
 
 
-class WeightsNotFoundError(FileNotFoundError):
+class WeightsNotFoundError(KprtrackError, FileNotFoundError):
     """A configured weights file is missing; the message says where it was looked for and where to get it."""
 
 

@@ -54,16 +54,13 @@ def command(
     posetrack_data/<split>/<seq>.json, the predictions use the ground truth's image ids, so
     `kprtrack eval` can score them directly.
     """
-    from kprtrack.config import ConfigError
-    from kprtrack.io.atomic import check_writable
+    from kprtrack.errors import RunInterrupted, RunStoppedError
+    from kprtrack.io.outputs import check_outputs
     from kprtrack.run import RunOptions, run_video
-    from kprtrack.video import VideoSourceError
-    from kprtrack.weights import WeightsNotFoundError
+    from kprtrack.video import IMAGE_SUFFIXES
 
+    check_outputs({"--out": out, "--render": render_path, "--mot": mot_path}, [video, gt_path], IMAGE_SUFFIXES)
     try:
-        for path in (out, render_path, mot_path):
-            if path is not None:
-                check_writable(path)
         summary = run_video(
             RunOptions(
                 video=video,
@@ -79,6 +76,7 @@ def command(
                 progress=True,
             )
         )
-    except (ConfigError, VideoSourceError, WeightsNotFoundError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    except (RunInterrupted, RunStoppedError) as exc:
+        click.echo(exc.summary.format())  # the outputs hold the frames done; the error line follows
+        raise
     click.echo(summary.format())

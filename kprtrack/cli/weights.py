@@ -31,7 +31,7 @@ def list_cmd() -> None:
 @command.command("verify")
 @click.argument("names", nargs=-1)
 def verify_cmd(names: tuple[str, ...]) -> None:
-    """Check that present weights match their sha256 and load; NAMES defaults to every entry."""
+    """Check that present weights match their sha256 and load; NAMES defaults to every entry (exit 2 on a problem)."""
     from kprtrack.checkpoints import load_checkpoint
     from kprtrack.weights import WeightsNotFoundError, load_manifest, resolve, sha256sum
 
@@ -61,16 +61,13 @@ def verify_cmd(names: tuple[str, ...]) -> None:
             continue
         check = "sha256 ok" if entry.sha256 else "no sha256 recorded"
         click.echo(f"{name}: ok ({check}, {path})")
-    sys.exit(1 if failed else 0)
+    sys.exit(2 if failed else 0)
 
 
 @command.command("path")
 @click.argument("name")
 def path_cmd(name: str) -> None:
-    """Print the resolved path of weights NAME (exit 1 with instructions if missing)."""
-    from kprtrack.weights import WeightsNotFoundError, resolve
+    """Print the resolved path of weights NAME (exit 2 with instructions if missing)."""
+    from kprtrack.weights import resolve
 
-    try:
-        click.echo(str(resolve(name)))
-    except WeightsNotFoundError as exc:
-        raise click.ClickException(str(exc)) from exc
+    click.echo(str(resolve(name)))
