@@ -73,10 +73,12 @@ def one_line(exc: BaseException) -> str:
 
 @contextlib.contextmanager
 def naming_checkpoint(path: str | os.PathLike[str], what: str) -> Iterator[None]:
-    """Turn a ``ValueError``/``KeyError`` raised while loading ``path`` into a :class:`CheckpointError` naming it.
+    """Turn an error raised by the content of checkpoint ``path`` into a :class:`CheckpointError` naming it.
 
     Architecture inference and strict key checks describe what does not fit (missing keys, shapes)
     but not which file of the configuration was at fault; this adds ``<what> <path>:`` in front.
+    ``TypeError``, ``AttributeError`` and ``IndexError`` are included: a checkpoint holding
+    something else than the nested dicts of tensors a loader expects raises them.
 
     Args:
         path: the checkpoint file being loaded.
@@ -84,7 +86,7 @@ def naming_checkpoint(path: str | os.PathLike[str], what: str) -> Iterator[None]
     """
     try:
         yield
-    except (ValueError, KeyError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
         message = one_line(exc)
         if isinstance(exc, KprtrackError) and os.fspath(path) in message:
             raise

@@ -53,8 +53,8 @@ def _check_frame(frame: Any) -> np.ndarray:
     if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         desc = f"{type(frame).__name__} {getattr(frame, 'shape', '')} {getattr(frame, 'dtype', '')}"
         raise ValueError(f"frame: expected an RGB uint8 array of shape (H, W, 3), got {desc}")
-    if frame.shape[0] < 2 or frame.shape[1] < 2:
-        raise ValueError(f"frame: too small ({frame.shape[0]}x{frame.shape[1]})")
+    if frame.shape[0] < 1 or frame.shape[1] < 1:  # a 1x1 frame still gives 1x1 crops (crop_boxes)
+        raise ValueError(f"frame: empty ({frame.shape[0]}x{frame.shape[1]})")
     return frame
 
 
