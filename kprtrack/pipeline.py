@@ -52,6 +52,8 @@ def check_frame(frame: Any, frame_index: int) -> None:
         hint = ""
         if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] in (1, 4)):
             hint = " (convert grayscale or RGBA frames to RGB first, e.g. with cv2.cvtColor)"
+        elif frame.ndim == 3 and frame.shape[0] == 3:
+            hint = " (channels first? use frame.transpose(1, 2, 0))"
         raise ValueError(f"frame {frame_index}: expected an RGB (H, W, 3) frame, got shape {frame.shape}{hint}")
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise ValueError(f"frame {frame_index}: empty frame of shape {frame.shape}")

@@ -110,7 +110,7 @@ class Progress:
         self.stream.flush()
 
     def close(self) -> None:
-        """Finish the bar, or write a last plain line (if any item was counted since the previous one)."""
+        """Finish the bar, or write a last plain line (when any item was counted)."""
         if self._closed:
             return
         self._closed = True

@@ -302,6 +302,23 @@ def test_variable_frame_rate_video_keeps_every_frame_and_a_usable_rate(media: Pa
     assert len(list(source)) == 30 and 0 < source.info.fps <= 1000
 
 
+def test_videos_longer_than_10000_frames_get_unique_image_ids(tmp_path: Path) -> None:
+    """The PoseTrack image id has a 4-digit frame field; a long video must not overflow it."""
+    from kprtrack.io.posetrack21 import PredictionWriter, video_images
+    from kprtrack.structures import FrameRecord
+
+    images = video_images(0, 12_000, "long")
+    ids = [img["id"] for img in images]
+    assert len(set(ids)) == 12_000 and ids == sorted(ids) and ids[:2] == [10000000000, 10000000001]
+    writer = PredictionWriter(tmp_path / "p.json", images)
+    for t in (0, 9_999, 10_000, 11_999):
+        box = np.array([[10, 10, 50, 90]], np.float32)
+        writer.add(ids[t], FrameRecord(box, [0.9], np.full((1, 17, 3), 20.0), track_ids=[1], frame_index=t,
+                                       keypoint_format="posetrack21"))  # fmt: skip
+    assert writer.close() == 4
+    assert len(read_predictions(tmp_path / "p.json").images) == 12_000
+
+
 # ============================================================================ outputs
 def test_unwritable_output_folder(media: Path, stub_config: Path, tmp_path: Path) -> None:
     (tmp_path / "blocker").write_text("a file where a folder should be")
@@ -346,16 +363,22 @@ def test_a_failed_run_leaves_an_existing_output_intact(media: Path, tmp_path: Pa
     assert (tmp_path / "p.json").read_text() == "old"
 
 
-def test_disk_full_while_writing_keeps_the_old_file(media: Path, stub_config: Path, tmp_path: Path, monkeypatch):
-    (tmp_path / "p.json").write_text("old")
+@pytest.mark.parametrize("command", ["run", "eval"])
+def test_disk_full_while_writing_keeps_the_old_file(command: str, media: Path, stub_config, tmp_path, monkeypatch):
+    out = tmp_path / "out" / "p.json"
+    out.parent.mkdir()
+    out.write_text("old")
 
     def full(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr("kprtrack.io.atomic.os.fsync", full)
-    out = tmp_path / "p.json"
-    error_line(kprtrack("run", media / "clip.mp4", "--out", out, "--config", stub_config),
-               f"{out}: No space left on device")  # fmt: skip
+    if command == "run":
+        result = kprtrack("run", media / "clip.mp4", "--out", out, "--config", stub_config)
+    else:
+        gdir, pdir = write_case(tmp_path, {SEQ: _eval_docs()[0]}, {SEQ: _eval_docs()[1]})
+        result = kprtrack("eval", "--gt", gdir, "--pred", pdir, "--out", out, "--quiet")
+    error_line(result, f"{out}: No space left on device")
     assert out.read_text() == "old"
     assert_no_temp_files(tmp_path)
 
@@ -946,7 +969,7 @@ BAD_FRAMES = {
     "grayscale (H, W)": (np.zeros((48, 64), np.uint8), "got shape (48, 64) (convert grayscale"),
     "one channel": (np.zeros((48, 64, 1), np.uint8), "got shape (48, 64, 1)"),
     "RGBA": (np.zeros((48, 64, 4), np.uint8), "got shape (48, 64, 4) (convert grayscale or RGBA"),
-    "channels first": (np.zeros((3, 48, 64), np.uint8), "got shape (3, 48, 64)"),
+    "channels first": (np.zeros((3, 48, 64), np.uint8), "got shape (3, 48, 64) (channels first?"),
     "empty": (np.zeros((0, 0, 3), np.uint8), "empty frame"),
     "a list": ([[[0, 0, 0]]], "expected a numpy array, got list"),
 }

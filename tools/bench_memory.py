@@ -1,12 +1,13 @@
 #!/usr/bin/env python
 """Peak memory of ``kprtrack run`` on a short and a long video: streaming must keep it flat.
 
-Generates one synthetic 640x360 video per length, runs ``kprtrack run`` on each in a fresh process
-and prints the peak resident memory (ru_maxrss) of each run and their ratio.
+Generates one synthetic 640x360 video per length, runs ``kprtrack run`` of this checkout
+(``python -m kprtrack``) on each in a fresh process and prints the peak resident memory (ru_maxrss)
+of each run, their ratio and the growth per 1,000 frames.
 
 Example::
 
-    python tools/bench_memory.py --config demo --short 300 --long 3000
+    python tools/bench_memory.py --config demo --short 300 --long 10000
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
 
 def make_video(folder: Path, frames: int, seed: int) -> Path:
@@ -70,7 +72,7 @@ def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)"
     )
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     if out.returncode != 0:
         raise SystemExit(f"run failed:\n{out.stderr[-2000:]}")
     return int(out.stdout.strip().splitlines()[-1]) / 1024, time.perf_counter() - t0
@@ -93,13 +95,15 @@ def main() -> None:
             args.config = "kprtrack"
         for n in (args.short, args.long):
             video = make_video(Path(tmp) / f"v{n}", n, seed=n)
-            cmd = ["kprtrack", "run", str(video), "--out", str(Path(tmp) / f"p{n}.json"), "--config", args.config]
+            out = Path(tmp) / f"p{n}.json"
+            cmd = [sys.executable, "-m", "kprtrack", "run", str(video), "--out", str(out), "--config", args.config]
             for o in args.overrides:
                 cmd += ["--set", o]
             results[n] = peak_rss_mb(cmd)
             print(f"{n:6d} frames: peak RSS {results[n][0]:8.1f} MB ({results[n][1]:.0f} s)")
     ratio = results[args.long][0] / results[args.short][0]
-    print(f"long/short peak memory ratio: {ratio:.3f} ({100 * (ratio - 1):+.1f} %)")
+    growth = (results[args.long][0] - results[args.short][0]) / (args.long - args.short) * 1000
+    print(f"long/short peak memory ratio: {ratio:.3f} ({100 * (ratio - 1):+.1f} %), {growth:+.2f} MB per 1,000 frames")
 
 
 if __name__ == "__main__":

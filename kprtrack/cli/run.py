@@ -52,7 +52,8 @@ def command(
 
     For a PoseTrack21 sequence folder (images/<split>/<seq>/) whose ground truth lies at
     posetrack_data/<split>/<seq>.json, the predictions use the ground truth's image ids, so
-    `kprtrack eval` can score them directly.
+    `kprtrack eval` can score them directly. Ctrl-C, SIGTERM or a frame that cannot be decoded
+    end the run early with outputs holding the frames done (see the README, "Errors and exit codes").
     """
     from kprtrack.errors import RunInterrupted, RunStoppedError
     from kprtrack.io.outputs import check_outputs

@@ -413,12 +413,22 @@ def write_predictions(
 
 
 def video_images(vid_id: int, num_frames: int, name: str = "video") -> list[dict[str, Any]]:
-    """An ``images`` list for a plain video with no ground truth (every frame labelled)."""
+    """An ``images`` list for a plain video with no ground truth (every frame labelled).
+
+    Image ids follow the PoseTrack convention (:func:`make_image_id`) for the first 10,000 frames;
+    a longer video continues counting from the first frame's id (``id(0) + t``), which keeps the ids
+    of one file unique and increasing where the 4-digit frame field would overflow.
+    """
+    first = make_image_id(vid_id, 0)
+
+    def image_id(t: int) -> int:
+        return make_image_id(vid_id, t) if t < 10_000 else first + t
+
     return [
         {
-            "id": make_image_id(vid_id, t),
+            "id": image_id(t),
             "file_name": f"images/{name}/{t:06d}.jpg",
-            "frame_id": make_image_id(vid_id, t),
+            "frame_id": image_id(t),
             "vid_id": vid_id,
             "nframes": num_frames,
             "is_labeled": True,
