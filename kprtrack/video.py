@@ -179,6 +179,17 @@ class FrameSource:
             fps = 25.0
         return (total if total > 0 else self._count_frames()), fps, first.shape[:2]
 
+    def _count_frames(self) -> int:
+        """Frames of a video whose container does not announce a count (decodes them all once)."""
+        import cv2
+
+        cap = cv2.VideoCapture(str(self.path))
+        n = 0
+        while cap.grab():
+            n += 1
+        cap.release()
+        return n
+
     def _images(self, gt_path: Path | None, total: int) -> list[dict[str, Any]]:
         from kprtrack.io.posetrack21 import read_ground_truth, video_images
 

@@ -191,6 +191,9 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
          "000003.png": np.full((40, 60, 4), (10, 20, 30, 0), np.uint8)},
     )  # fmt: skip
     image_folder(root / "frames", {f"{i:06d}.png": np.full((48, 64, 3), 30 * i, np.uint8) for i in range(5)})
+    broken = image_folder(root / "broken", {f"{i:06d}.png": np.zeros((48, 64, 3), np.uint8) for i in range(4)})
+    (broken / "000002.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))  # a damaged PNG
+    assert cv2.imwrite(str(root / "photo.jpg"), np.full((64, 96, 3), 100, np.uint8))
     return root
 
 
@@ -249,6 +252,8 @@ VIDEO_ROWS = {
     "mixed sizes + non-image file": ("mixed", 0, "", 3),
     "grayscale, 16-bit and RGBA PNGs": ("depths", 0, "", 4),
     "unreadable image mid-way": ("frames", 2, "frame 2 of", 2),
+    "damaged image mid-way": ("broken", 2, "frame 2 of", 2),
+    "a single image file": ("photo.jpg", 0, "", 1),
 }
 
 
@@ -277,6 +282,15 @@ def test_video_inputs(row: str, media: Path, stub_config: Path, tmp_path: Path, 
         assert "images of different sizes" in result.stderr
         cap = cv2.VideoCapture(str(tmp_path / "o.mp4"))
         assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (64, 48)
+
+
+@pytest.mark.parametrize(
+    "args", [["--start", -1], ["--start", 5, "--end", 3], ["--max-frames", 0], ["--start", 50]], ids=str
+)
+def test_bad_frame_ranges(args: list, media: Path, stub_config: Path, tmp_path: Path) -> None:
+    result = kprtrack(*run_args(media / "clip.mp4", tmp_path, stub_config, *args))
+    error_line(result, "invalid frame range" if args != ["--start", 50] else "no frames in the selected range")
+    assert_outputs(tmp_path, None)
 
 
 def test_frames_are_rgb_uint8_whatever_the_image_depth(media: Path) -> None:
