@@ -28,9 +28,11 @@ threads: 1
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: ``python -c CLI_CODE run ...`` is ``kprtrack run ...`` with the stubs registered.
+#: ``python -c CLI_CODE run ...`` is ``kprtrack run ...`` with the stubs registered, started as from a
+#: terminal: Ctrl-C raises KeyboardInterrupt even if the test runner was started with SIGINT ignored.
 CLI_CODE = (
-    f"import sys; sys.path.insert(0, {str(REPO)!r}); "
+    f"import signal, sys; sys.path.insert(0, {str(REPO)!r}); "
+    "signal.signal(signal.SIGINT, signal.default_int_handler); "
     "from tests.reliability_stubs import register; register(); "
     "from kprtrack.cli import main; main(prog_name='kprtrack')"
 )

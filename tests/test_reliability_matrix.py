@@ -951,6 +951,7 @@ def test_synth_bad_inputs(tmp_path: Path) -> None:
     error_line(kprtrack("synth", "--stats", tmp_path / "nothing"), "posetrack_data")
     usage_error(kprtrack("synth", "--preset", "huge"), "huge")
     usage_error(kprtrack("synth", "--preset", "tiny", "--out", tmp_path / "d", "--occlusion", 2), "--occlusion")
+    usage_error(kprtrack("synth", "--preset", "tiny", "--out", tmp_path / "d", "--seed", -5), "--seed")
     assert files_in(tmp_path) == {"file"}
 
 
@@ -963,6 +964,7 @@ def test_weights_bad_inputs() -> None:
 
 def test_demo_bad_inputs(tmp_path: Path) -> None:
     usage_error(kprtrack("demo", "--frames", 3, "--out", tmp_path / "d"), "--frames")
+    usage_error(kprtrack("demo", "--seed", -1, "--out", tmp_path / "d"), "--seed")
     (tmp_path / "file").write_text("x")
     usage_error(kprtrack("demo", "--frames", 10, "--out", tmp_path / "file", "--no-render"), "is a file")
     assert files_in(tmp_path) == {"file"}

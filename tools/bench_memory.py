@@ -23,13 +23,32 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
+#: the synthetic world writes at most 9,999 frames a sequence (PoseTrack image ids); longer videos loop a clip.
+LOOPED_CLIP = 1000
+
+
 def make_video(folder: Path, frames: int, seed: int) -> Path:
+    """A synthetic 640x360 video of ``frames`` frames (a 1,000-frame clip played in a loop past 9,999)."""
+    import cv2
+
     from kprtrack.synth.config import SplitSpec, make_config
     from kprtrack.synth.writer import write_dataset
 
-    cfg = make_config("val", splits=(SplitSpec("val", 1, frames, 6, 6, 8),), seed=seed, write_masks=False)
+    length = frames if frames < 10_000 else LOOPED_CLIP
+    cfg = make_config("val", splits=(SplitSpec("val", 1, length, 6, 6, 8),), seed=seed, write_masks=False)
     write_dataset(cfg, folder)
-    return sorted((folder / "videos").rglob("*.mp4"))[0]
+    clip = sorted((folder / "videos").rglob("*.mp4"))[0]
+    if length == frames:
+        return clip
+    cap = cv2.VideoCapture(str(clip))
+    looped = [cap.read()[1] for _ in range(length)]  # 1,000 frames of 640x360: 0.7 GB here, not in the run
+    cap.release()
+    path = folder / "looped.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (640, 360))
+    for i in range(frames):
+        writer.write(looped[i % length])
+    writer.release()
+    return path
 
 
 def random_small_weights(folder: Path) -> list[str]:

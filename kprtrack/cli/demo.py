@@ -13,7 +13,7 @@ import click
     "--frames", default=150, show_default=True, type=click.IntRange(min=10),
     help="Length of the synthetic clip (640x360, 25 fps; at least 10).",
 )  # fmt: skip
-@click.option("--seed", default=7, show_default=True, help="Seed of the synthetic clip.")
+@click.option("--seed", default=7, show_default=True, type=click.IntRange(min=0), help="Seed of the synthetic clip.")
 @click.option("--config", default="demo", show_default=True, help="Pipeline config (name in configs/ or a file).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key.")
 @click.option("--no-render", is_flag=True, help="Skip the overlay video.")

@@ -16,7 +16,7 @@ import click
     help="tiny: seconds, for tests; val: the evaluation split; train: more identities and frames (docs/synth.md).",
 )
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Generate the preset into this folder.")
-@click.option("--seed", type=int, default=None, help="Master seed (default: the configuration's).")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Master seed (default: the configuration's).")
 @click.option(
     "--occlusion",
     type=click.FloatRange(0.0, 0.95),

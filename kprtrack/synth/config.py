@@ -116,6 +116,8 @@ class SynthConfig:
             raise ValueError(f"SynthConfig.width/height must be >= 64, got {self.width}x{self.height}")
         if self.fps < 1:
             raise ValueError(f"SynthConfig.fps must be >= 1, got {self.fps}")
+        if self.seed < 0:
+            raise ValueError(f"SynthConfig.seed must be >= 0, got {self.seed}")
         if not self.splits:
             raise ValueError("SynthConfig.splits must not be empty")
         names = [s.name for s in self.splits]
