@@ -25,6 +25,8 @@ from kprtrack.errors import KprtrackError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+#: containers that store their frame count (others estimate it from their duration).
+COUNTED_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi")
 #: a reported frame rate above this (or not a positive number) is replaced by 25.
 MAX_FPS = 1000.0
 
@@ -235,20 +237,24 @@ class FrameSource:
     def _check_end(self, cap: Any, index: int) -> None:
         """Frame ``index`` does not decode: accept it as the end, or raise naming it.
 
-        Containers often announce an estimated frame count, a frame or two off, so a stream ending
-        within the last 1 % of the announced count ends the video quietly. A frame that fails while
-        later ones decode (a damaged stream), or an end long before the announced count (a truncated
-        file), raises.
+        A frame that fails while later ones decode is a damaged stream. A stream that ends before
+        the frame count its container announces is a truncated file for containers that store the
+        count (MP4, MOV, AVI) unless it is within the last 1 % (a frame or two off is common); other
+        containers (Matroska, WebM, ...) only estimate it from their duration, so there the early
+        end is a warning.
 
         Raises:
             VideoSourceError: naming the file and the frame index.
         """
         if any(cap.grab() for _ in range(3)):
             raise VideoSourceError(f"{self.path}: frame {index} cannot be decoded (damaged stream)")
-        if self.announced - index > max(1, self.announced // 100):
-            raise VideoSourceError(
-                f"{self.path}: the stream ends at frame {index} of the {self.announced} it announces (truncated file?)"
-            )
+        if self.announced - index <= max(1, self.announced // 100):
+            return
+        message = f"{self.path}: the stream ends at frame {index} of the {self.announced} it announces"
+        if self.path.suffix.lower() not in COUNTED_SUFFIXES:
+            logger.warning("%s (an estimate of this container)", message)
+            return
+        raise VideoSourceError(f"{message} (truncated file?)")
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(frame_index, rgb_frame)`` with decoding done ahead in a thread."""

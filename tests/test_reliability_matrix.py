@@ -106,7 +106,7 @@ def assert_outputs(out_dir: Path, frames: int | None) -> None:
 
 def write_video(path: Path, frames: int, size: tuple[int, int], noise: bool = False) -> Path:
     """A small clip with cv2 (MJPG for .avi, mp4v otherwise); ``size`` is (width, height)."""
-    fourcc = "MJPG" if path.suffix == ".avi" else "mp4v"
+    fourcc = "MJPG" if path.suffix in (".avi", ".mkv") else "mp4v"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 25.0, size)
     rng = np.random.default_rng(0)
     for i in range(frames):
@@ -174,6 +174,8 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "damaged.mp4").write_bytes(bytes(data))
     full = write_video(root / "full.avi", 30, (96, 64), noise=True).read_bytes()
     (root / "truncated.avi").write_bytes(full[: int(len(full) * 0.6)])
+    mkv = write_video(root / "full.mkv", 30, (96, 64), noise=True).read_bytes()  # MJPG in Matroska
+    (root / "truncated.mkv").write_bytes(mkv[: int(len(mkv) * 0.6)])
     durations = [256 if i % 3 else 1024 for i in range(30)]  # 20 ms and 80 ms frames (timescale 12800)
     make_vfr_mp4(write_video(root / "cfr.mp4", 30, (96, 64)), root / "vfr.mp4", durations)
     image_folder(root / "px1", {"000000.png": np.zeros((1, 1, 3), np.uint8)})
@@ -242,6 +244,7 @@ VIDEO_ROWS = {
     "zero frames": ("zero.avi", 2, "holds no decodable frame", None),
     "damaged mid-way": ("damaged.mp4", 2, "cannot be decoded (damaged stream)", "partial"),
     "truncated": ("truncated.avi", 2, "truncated file?", "partial"),
+    "truncated, estimated count (mkv)": ("truncated.mkv", 0, "", "partial"),
     "1x1 image": ("px1", 0, "", 1),
     "1x1 video": ("tiny.avi", 0, "", 4),
     "odd size 33x17": ("odd.avi", 0, "", 5),
@@ -267,6 +270,10 @@ def test_video_inputs(row: str, media: Path, stub_config: Path, tmp_path: Path, 
     if code == 0:
         assert result.exit_code == 0, result.output
         assert "Traceback" not in result.output
+        if frames == "partial":  # an early end a container cannot tell from its estimate: a warning
+            assert "kprtrack: warning: " in result.stderr and "the stream ends at frame" in result.stderr
+            frames = int(result.stdout.split("frames: ")[1].split(" in ")[0])
+            assert 0 < frames < 30
         assert_outputs(tmp_path, frames)
     else:
         line = error_line(result, needle, name)
@@ -999,6 +1006,16 @@ def test_api_bad_frames(row: str) -> None:
     good = np.zeros((48, 64, 3), np.uint8)
     with pytest.raises(ValueError, match="frame 2: "):
         list(_pipeline().track([good, good, frame, good]))
+
+
+def test_api_bad_sources_are_user_errors(media: Path) -> None:
+    from kprtrack.errors import KprtrackError
+    from kprtrack.video import VideoSourceError
+
+    with pytest.raises(VideoSourceError, match="input not found"):
+        list(_pipeline().track(media / "nope.mp4"))
+    with pytest.raises(KprtrackError, match="damaged stream"):
+        list(_pipeline().track(media / "damaged.mp4"))
 
 
 class NonFiniteDetector:
