@@ -143,6 +143,8 @@ def run_video(options: RunOptions) -> RunSummary:
         raise
     finally:
         bar.close()
+    if video_out is not None and stop is not None:
+        done = video_out.frames  # interrupted between the overlay's write and the count: trust the overlay
     outputs: list[Path] = []
     n_ann = 0
     if done == 0:
