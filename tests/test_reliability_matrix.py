@@ -801,7 +801,7 @@ def test_malicious_checkpoint_through_every_entry_point(point: str, media: Path,
     result = _malicious_entry(point, evil, media, tmp_path)
     if point.endswith("weights verify"):  # a report, one line per checked file
         assert result.exit_code == 2 and "Traceback" not in result.output
-        assert "SHA256 MISMATCH" in result.stdout and DETECTOR_FILE in result.stdout
+        assert "mismatch" in result.stdout.lower() and DETECTOR_FILE in result.stdout
     else:
         error_line(result, "evil" if "KPRTRACK" not in point and point != "check-fixture" else DETECTOR_FILE)
     assert not sentinel.exists()
@@ -811,6 +811,7 @@ def test_malicious_checkpoint_through_every_entry_point(point: str, media: Path,
 def test_malicious_checkpoint_through_the_python_api(tmp_path: Path, monkeypatch) -> None:
     from kprtrack import Pipeline
     from kprtrack.checkpoints import UnsafeCheckpointError
+    from kprtrack.errors import KprtrackError
 
     sentinel = tmp_path / "PWNED"
     evil = write_malicious("reduce, torch legacy", tmp_path / "evil.pth", sentinel)
@@ -820,7 +821,7 @@ def test_malicious_checkpoint_through_the_python_api(tmp_path: Path, monkeypatch
     shadow.mkdir()
     write_malicious("subprocess.Popen", shadow / DETECTOR_FILE, sentinel)
     monkeypatch.setenv("KPRTRACK_WEIGHTS", str(shadow))
-    with pytest.raises(UnsafeCheckpointError, match=DETECTOR_FILE):
+    with pytest.raises(KprtrackError, match=DETECTOR_FILE):  # refused, or a checksum mismatch once #14 lands
         Pipeline.from_config("demo")
     assert not sentinel.exists()
 
@@ -905,7 +906,7 @@ def test_checksum_mismatch_on_load_cli(media: Path, tmp_path: Path) -> None:
     shadow = _altered_copy(tmp_path / "shadow")
     result = kprtrack("run", media / "clip.mp4", "--out", tmp_path / "p.json", "--config", "demo",
                       env={"KPRTRACK_WEIGHTS": str(shadow)})  # fmt: skip
-    error_line(result, DETECTOR_FILE, "sha256")
+    assert "sha256" in error_line(result, DETECTOR_FILE).lower()
     assert not (tmp_path / "p.json").exists()
 
 
@@ -915,7 +916,7 @@ def test_checksum_mismatch_on_load_api(tmp_path: Path, monkeypatch) -> None:
     from kprtrack.errors import KprtrackError
 
     monkeypatch.setenv("KPRTRACK_WEIGHTS", str(_altered_copy(tmp_path / "shadow")))
-    with pytest.raises(KprtrackError, match="sha256"):
+    with pytest.raises(KprtrackError, match="(?i)sha256"):
         Pipeline.from_config("demo")
 
 
