@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kprtrack.config import ConfigError
 from kprtrack.pipeline import Pipeline
 from kprtrack.pipeline_config import PipelineConfig
 from kprtrack.registry import DETECTORS, EMBEDDERS, POSE_ESTIMATORS, TRACKERS, BuildContext
@@ -46,6 +47,21 @@ def build_tracker(config: PipelineConfig, context: BuildContext | None = None) -
     return TRACKERS.get(config.tracker.kind)(config.tracker, _context(config, context))
 
 
+def check_device(device: str) -> None:
+    """Raise :class:`ConfigError` unless torch can use ``device`` (``cpu``, ``cuda``, ``cuda:N``, ``mps``) here."""
+    import torch
+
+    kind, _, index = device.partition(":")
+    if kind == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(f"device {device!r}: no CUDA device is available on this machine (use --device cpu)")
+        if index and int(index) >= count:
+            raise ConfigError(f"device {device!r}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
+    elif kind == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {device!r}: Apple MPS is not available on this machine (use --device cpu)")
+
+
 def build_pipeline(config: PipelineConfig, frame_rate: float = 30.0, gt_path: str | Path | None = None) -> Pipeline:
     """All stages of ``config`` assembled into a :class:`Pipeline`.
 
@@ -55,11 +71,13 @@ def build_pipeline(config: PipelineConfig, frame_rate: float = 30.0, gt_path: st
         gt_path: ground truth for oracle stages.
 
     Raises:
-        ConfigError: a section names an unknown kind or an impossible combination.
+        ConfigError: a section names an unknown kind or an impossible combination, or ``device`` is
+            not available on this machine.
         WeightsNotFoundError: a weights file is missing (the message says where to get it).
     """
     import torch
 
+    check_device(config.device)
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     if config.seed is not None:

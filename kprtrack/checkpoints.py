@@ -20,12 +20,14 @@ from typing import Any
 
 import torch
 
+from kprtrack.errors import CheckpointError, KprtrackError
 
-class UnsafeCheckpointError(pickle.UnpicklingError):
+
+class UnsafeCheckpointError(KprtrackError, pickle.UnpicklingError):
     """A checkpoint references a Python global outside the allow-list."""
 
 
-class CheckpointKeyError(KeyError):
+class CheckpointKeyError(KprtrackError, KeyError):
     """A state dict does not match the model: lists missing, unexpected and mis-shaped keys."""
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
@@ -124,18 +126,25 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     Raises:
         FileNotFoundError: the file does not exist.
-        UnsafeCheckpointError: the pickle references a global outside the allow-list.
-        ValueError: the file is not a readable checkpoint.
+        UnsafeCheckpointError: the pickle references a global outside the allow-list (nothing of it ran);
+            the message names the file and the global.
+        CheckpointError: the file is not a readable checkpoint (truncated, damaged, another format).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
         return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_restricted_pickle)
-    except UnsafeCheckpointError:
+    except UnsafeCheckpointError as exc:
+        raise UnsafeCheckpointError(f"{path}: refused: {exc}") from None
+    except KprtrackError:
         raise
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
-        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({exc})") from exc
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError, AttributeError, IndexError) as exc:
+        # what torch and pickle raise on a truncated or foreign file; the allow-list already ran no code
+        detail = " ".join(str(exc).split()).split(". ")[0][:200] or type(exc).__name__
+        raise CheckpointError(
+            f"{path}: not a readable PyTorch checkpoint (truncated, damaged or another format: {detail})"
+        ) from exc
 
 
 def extract_state_dict(ckpt: Mapping[str, Any], keys: Iterable[str] = ("state_dict", "model")) -> dict[str, Any]:

@@ -16,10 +16,12 @@ from typing import Any, TypeVar
 
 import yaml
 
+from kprtrack.errors import KprtrackError
+
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(KprtrackError, ValueError):
     """A configuration value or key is invalid; the message names the key and the file."""
 
 

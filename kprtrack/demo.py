@@ -47,7 +47,7 @@ def run_demo(
         config: pipeline config (name in ``configs/`` or path).
         overrides: ``key=value`` config overrides.
         render: write the overlay video.
-        progress: show progress bars.
+        progress: show progress (a bar on a terminal, plain lines in a log; see kprtrack.progress).
     """
     from kprtrack.eval.evaluate import evaluate_folders
     from kprtrack.eval.options import EvalOptions

@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import IO, NamedTuple
 from urllib.parse import parse_qs, urlparse
 
+from kprtrack.errors import KprtrackError
 
-class DownloadError(OSError):
+
+class DownloadError(KprtrackError, OSError):
     """A file could not be downloaded; the message (one line) says which file, from where and why.
 
     Attributes:
@@ -43,7 +45,7 @@ class DownloadError(OSError):
         return str(self.args[0])
 
 
-class ChecksumError(ValueError):
+class ChecksumError(KprtrackError, ValueError):
     """A file's size or sha256 differs from the expected one; the message names both values.
 
     Attributes:

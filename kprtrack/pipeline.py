@@ -7,6 +7,7 @@ overlaps with compute through the bounded prefetch queue of :class:`kprtrack.vid
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from kprtrack.pipeline_config import PipelineConfig
     from kprtrack.video import FrameSource
 
+logger = logging.getLogger(__name__)
+
 STAGES = ("decode", "detect", "pose", "reid", "track")
 
 
@@ -36,6 +39,48 @@ class StageTimer:
         """Average milliseconds per frame of each stage."""
         n = max(self.frames, 1)
         return {k: 1000 * v / n for k, v in self.seconds.items()}
+
+
+def check_frame(frame: Any, frame_index: int) -> None:
+    """Raise a ``ValueError`` naming the frame unless it is an RGB uint8 ``(H, W, 3)`` array with pixels."""
+    if not isinstance(frame, np.ndarray):
+        raise ValueError(f"frame {frame_index}: expected a numpy array, got {type(frame).__name__}")
+    if frame.dtype != np.uint8:
+        hint = " (scale to 0..255 and convert with .astype(np.uint8))" if frame.dtype.kind in "fiu" else ""
+        raise ValueError(f"frame {frame_index}: expected dtype uint8, got {frame.dtype}{hint}")
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        hint = ""
+        if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] in (1, 4)):
+            hint = " (convert grayscale or RGBA frames to RGB first, e.g. with cv2.cvtColor)"
+        elif frame.ndim == 3 and frame.shape[0] == 3:
+            hint = " (channels first? use frame.transpose(1, 2, 0))"
+        raise ValueError(f"frame {frame_index}: expected an RGB (H, W, 3) frame, got shape {frame.shape}{hint}")
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise ValueError(f"frame {frame_index}: empty frame of shape {frame.shape}")
+
+
+def detections(output: Any, frame_index: int) -> tuple[np.ndarray, np.ndarray]:
+    """A detector's ``(boxes, scores)`` for one frame as ``(N, 4)`` and ``(N,)`` float32, finite rows only.
+
+    Raises:
+        ValueError: the arrays do not have those shapes (naming the frame).
+    """
+    boxes, scores = (np.asarray(a, np.float32) for a in output)
+    if boxes.size == 0 and scores.size == 0:
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+    if boxes.ndim != 2 or boxes.shape[1] != 4 or scores.shape != (boxes.shape[0],):
+        raise ValueError(
+            f"frame {frame_index}: the detector returned boxes of shape {boxes.shape} and scores of shape "
+            f"{scores.shape}; expected (N, 4) and (N,)"
+        )
+    finite = np.isfinite(boxes).all(axis=1) & np.isfinite(scores)
+    if not finite.all():
+        logger.warning(
+            "frame %d: dropped %d of %d detections with a NaN or infinite box or score",
+            frame_index, int((~finite).sum()), len(finite),
+        )  # fmt: skip
+        boxes, scores = boxes[finite], scores[finite]
+    return boxes, scores
 
 
 class Pipeline:
@@ -109,15 +154,17 @@ class Pipeline:
         Returns:
             A record whose rows are the frame's detections (detector order), with keypoints,
             embeddings (when an embedder is set) and ``track_ids`` (``-1`` for untracked rows).
+            Detections with a NaN or infinite box or score are dropped (with a logged warning).
+
+        Raises:
+            ValueError: ``frame`` is not an RGB uint8 ``(H, W, 3)`` array, or the detector returned
+                arrays of the wrong shape (the message names the frame).
         """
-        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-            raise ValueError(f"expected an RGB uint8 (H, W, 3) frame, got {frame.dtype} {frame.shape}")
+        check_frame(frame, frame_index)
         self._notify(frame_index)
         sec = self.timer.seconds
         t0 = time.perf_counter()
-        boxes, scores = self.detector.detect([frame])[0]
-        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-        scores = np.asarray(scores, np.float32).reshape(-1)
+        boxes, scores = detections(self.detector.detect([frame])[0], frame_index)
         if len(scores) > self.max_people:
             keep = np.sort(np.argsort(-scores, kind="stable")[: self.max_people])
             boxes, scores = boxes[keep], scores[keep]

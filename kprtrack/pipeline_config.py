@@ -11,6 +11,7 @@ file and again when the pipeline is built.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from kprtrack.config import ConfigError, apply_overrides, dataclass_from_dict, l
 from kprtrack.track.config import TRACKER_CONFIGS, OutputFilterConfig, TrackerConfig
 
 DTYPES = ("float32", "float16", "bfloat16")
+#: devices a config may name (whether one is present is checked when the pipeline is built).
+DEVICE_PATTERN = re.compile(r"cpu|cuda(:\d+)?|mps")
 
 
 @dataclass
@@ -49,6 +52,10 @@ class DetectorSection:
     def __post_init__(self) -> None:
         if self.input_size is not None and (len(self.input_size) != 2 or min(self.input_size) <= 0):
             raise ValueError(f"detector.input_size: expected [height, width], got {list(self.input_size)}")
+        for name in ("score_threshold", "nms_threshold"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"detector.{name}: expected a value in [0, 1] or null, got {value!r}")
 
 
 @dataclass
@@ -156,6 +163,8 @@ class PipelineConfig:
     seed: int | None = None
 
     def __post_init__(self) -> None:
+        if not DEVICE_PATTERN.fullmatch(self.device):
+            raise ValueError(f"device: expected cpu, cuda, cuda:N or mps, got {self.device!r}")
         if self.dtype not in DTYPES:
             raise ValueError(f"pipeline.dtype: {self.dtype!r} is not one of {', '.join(DTYPES)}")
         if self.threads is not None and self.threads < 1:

@@ -24,7 +24,7 @@ class RunOptions:
         mot: optional MOTChallenge text file.
         start, end, max_frames: frame range.
         gt_path: ground truth for oracle stages (found automatically for sequence folders).
-        progress: show a progress bar.
+        progress: show progress (a bar on a terminal, a line every 10 s otherwise; see kprtrack.progress).
         offline: never download missing weights (as ``KPRTRACK_OFFLINE=1``).
     """
 
@@ -44,7 +44,13 @@ class RunOptions:
 
 @dataclass
 class RunSummary:
-    """What a run did."""
+    """What a run did.
+
+    Attributes:
+        frames: frames processed and written.
+        total: frames the run was asked to process (``None`` if unknown).
+        stopped: why the run ended before ``total`` (``"interrupted"`` or the input error), else ``None``.
+    """
 
     frames: int
     tracks: int
@@ -53,15 +59,23 @@ class RunSummary:
     seconds: float
     stage_ms: dict[str, float]
     outputs: list[Path]
+    total: int | None = None
+    stopped: str | None = None
 
     def format(self) -> str:
         """A human-readable multi-line summary."""
         fps = self.frames / self.seconds if self.seconds > 0 else float("inf")
         stages = ", ".join(f"{k} {v:.1f}" for k, v in self.stage_ms.items())
-        lines = [
+        lines = []
+        if self.stopped is not None:
+            how = "interrupted" if self.stopped == "interrupted" else "stopped"
+            reason = "" if self.stopped == "interrupted" else f" ({self.stopped})"
+            written = "outputs hold these frames" if self.outputs else "nothing written"
+            lines.append(f"{how} after {self.frames} of {self.total} frames{reason}; {written}")
+        lines += [
             f"frames: {self.frames} in {self.seconds:.1f} s ({fps:.2f} frames/s)",
             f"tracks: {self.tracks}, written poses: {self.annotations}, "
-            f"persons per frame: {self.persons_per_frame:.2f}",
+            f"people written per frame: {self.persons_per_frame:.2f}",
             f"ms per frame: {stages}",
         ]
         lines += [f"wrote {p}" for p in self.outputs]
@@ -80,26 +94,32 @@ def to_posetrack21(record: FrameRecord) -> FrameRecord:
 def run_video(options: RunOptions, notify: Callable[[str], None] | None = None) -> RunSummary:
     """Track one video and write the predictions (and optionally MOT rows and an overlay video).
 
-    ``notify`` (if given) receives one line naming the models, once they are loaded.
+    ``notify`` (if given) receives one line naming the models, once they are loaded. Missing official
+    weights are downloaded on first use unless ``options.offline`` or ``KPRTRACK_OFFLINE=1`` (see
+    :func:`kprtrack.weights.ensure`).
 
-    Missing official weights are downloaded on first use unless ``options.offline`` or
-    ``KPRTRACK_OFFLINE=1`` (see :func:`kprtrack.weights.ensure`).
+    Every output is written atomically. If the run stops early, because of Ctrl-C (or SIGTERM under
+    the CLI) or because the input breaks mid-way (a damaged frame), the outputs are finished with the
+    frames done so far (the prediction file then lists only those images; nothing is written if no
+    frame was done) before the error is raised with the summary attached.
 
     Raises:
         ConfigError, VideoSourceError, WeightsNotFoundError, ChecksumError, OSError: with messages naming
             what failed (:class:`~kprtrack.weights.WeightsUnavailableError` when official weights are
             missing and could not be downloaded).
+        RunInterrupted: interrupted (a ``KeyboardInterrupt``) after finishing the outputs; ``.summary``.
+        RunStoppedError: the input broke mid-way, after finishing the outputs; ``.summary``.
     """
-    from tqdm import tqdm
-
+    from kprtrack.errors import RunInterrupted, RunStoppedError
     from kprtrack.io.atomic import atomic_open
     from kprtrack.io.mot import mot_rows
     from kprtrack.io.posetrack21 import PredictionWriter
     from kprtrack.pipeline import Pipeline
     from kprtrack.pipeline_config import describe_models, load_pipeline_config
+    from kprtrack.progress import Progress
     from kprtrack.render import TrackPainter
     from kprtrack.track.filters import filter_frame
-    from kprtrack.video import FrameSource, VideoWriter
+    from kprtrack.video import FrameSource, VideoSourceError, VideoWriter
     from kprtrack.weights import offline
 
     config = load_pipeline_config(options.config, options.overrides)
@@ -112,44 +132,67 @@ def run_video(options: RunOptions, notify: Callable[[str], None] | None = None) 
         notify(f"models: {describe_models(config)}")
     writer = PredictionWriter(options.out, info.images)
     painter = TrackPainter(trail_length=int(info.fps), keypoint_threshold=config.output.joint_thresh)
-    video_out = VideoWriter(options.render, info.fps, (info.width, info.height)) if options.render else None
-    persons = 0
+    video_out = VideoWriter(options.render, info.fps, (info.width, info.height), fit=True) if options.render else None
+    persons = done = 0
     tracks: set[int] = set()
+    stop: BaseException | None = None
     t0 = time.perf_counter()
-    bar = tqdm(total=len(source), unit="frame", desc=info.name, disable=not options.progress, dynamic_ncols=True)
+    bar = Progress(len(source), desc=info.name, enabled=options.progress)
     try:
         for frame, record in pipeline.track_with_frames(source):
             out = filter_frame(to_posetrack21(record), config.output)
             writer.add(info.images[record.frame_index - source.start]["id"], out)
-            persons += len(record)
+            persons += int((out.track_ids >= 0).sum())  # the people written (tracked, after the filters)
             tracks.update(int(t) for t in out.track_ids if t >= 0)
             if video_out is not None:
                 video_out.write(painter.draw(frame, out))
+            done += 1
             bar.update(1)
+    except (KeyboardInterrupt, VideoSourceError) as exc:
+        stop = exc  # finish the outputs with the frames done
+    except BaseException:
+        if video_out is not None:
+            video_out.abort()
+        raise
     finally:
         bar.close()
+    if video_out is not None and stop is not None:
+        done = video_out.frames  # interrupted between the overlay's write and the count: trust the overlay
+    outputs: list[Path] = []
+    n_ann = 0
+    if done == 0:
+        if video_out is not None:
+            video_out.abort()
+    else:
+        writer.truncate(done)
         if video_out is not None:
             video_out.close()
-    frames = pipeline.timer.frames
-    outputs = [options.out]
-    n_ann = writer.close(min_track_length=config.output.min_tracklet_length)
-    if options.mot is not None:
-        with atomic_open(options.mot) as f:
-            for _, rec in writer.records(config.output.min_tracklet_length):
-                for row in mot_rows(rec):
-                    f.write(row + "\n")
-        outputs.append(options.mot)
-    if options.render is not None:
-        outputs.append(options.render)
-    return RunSummary(
-        frames=frames,
+        n_ann = writer.close(min_track_length=config.output.min_tracklet_length)
+        outputs.append(options.out)
+        if options.mot is not None:
+            with atomic_open(options.mot) as f:
+                for _, rec in writer.records(config.output.min_tracklet_length):
+                    for row in mot_rows(rec):
+                        f.write(row + "\n")
+            outputs.append(options.mot)
+        if options.render is not None:
+            outputs.append(options.render)
+    summary = RunSummary(
+        frames=done,
         tracks=len(tracks),
         annotations=n_ann,
-        persons_per_frame=persons / max(frames, 1),
+        persons_per_frame=persons / max(done, 1),
         seconds=time.perf_counter() - t0,
         stage_ms=pipeline.timer.ms_per_frame(),
         outputs=outputs,
+        total=len(source),
+        stopped=None if stop is None else "interrupted" if isinstance(stop, KeyboardInterrupt) else str(stop),
     )
+    if isinstance(stop, KeyboardInterrupt):
+        raise RunInterrupted(summary) from stop
+    if stop is not None:
+        raise RunStoppedError(str(stop), summary) from stop
+    return summary
 
 
 #: The config ``kprtrack run`` falls back to when the default (paper) weights are unavailable.

@@ -24,6 +24,7 @@ from typing import IO, Any
 
 from kprtrack.config import ConfigError, dataclass_from_dict, load_yaml
 from kprtrack.download import ChecksumError, DownloadError, Expected, FetchOptions, check_file, fetch, sha256_file
+from kprtrack.errors import KprtrackError
 
 FORMATS = ("megvii-yolox", "mmdet-yolox", "mmpose-topdown", "kpr-release", "omz-reid", "tinypose")
 OFFLINE_ENV = "KPRTRACK_OFFLINE"
@@ -164,7 +165,7 @@ def load_manifest(path: str | os.PathLike[str] | None = None) -> dict[str, Weigh
     return out
 
 
-class WeightsNotFoundError(FileNotFoundError):
+class WeightsNotFoundError(KprtrackError, FileNotFoundError):
     """A configured weights file is missing; the message says where it was looked for and where to get it."""
 
 

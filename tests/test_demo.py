@@ -24,7 +24,7 @@ def test_demo_with_oracle_stages(tmp_path):
 
 def test_demo_rejects_bad_options(tmp_path):
     r = CliRunner().invoke(main, ["demo", "--frames", "3", "--out", str(tmp_path / "d")])
-    assert r.exit_code != 0 and "at least 10 frames" in r.output
+    assert r.exit_code == 2 and "'--frames': 3 is not in the range x>=10" in r.output
 
 
 def test_demo_with_shipped_weights(tmp_path):

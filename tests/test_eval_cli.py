@@ -64,12 +64,13 @@ def test_errors_are_one_line_without_traceback(tmp_path) -> None:
     pred = pred_doc(gt, two_people(3))
     pred["annotations"][0]["keypoints"] = [1.0] * 50
     gdir, pdir = write_case(tmp_path, {"000001_mpii_test.json": gt}, {"000001_mpii_test.json": pred})
-    res = CliRunner().invoke(command, ["--gt", str(gdir), "--pred", str(pdir)])
-    assert res.exit_code == 1
-    assert "Error:" in res.output and "annotations[0].keypoints: expected 51 values" in res.output
+    res = CliRunner().invoke(main, ["eval", "--gt", str(gdir), "--pred", str(pdir)])
+    assert res.exit_code == 2
+    assert res.stderr.startswith("kprtrack: error: ") and len(res.stderr.splitlines()) == 1
+    assert "annotations[0].keypoints: expected 51 values" in res.stderr
     assert "Traceback" not in res.output
-    res = CliRunner().invoke(command, ["--gt", str(gdir), "--pred", str(tmp_path / "missing")])
-    assert res.exit_code == 1 and "prediction folder not found" in res.output
+    res = CliRunner().invoke(main, ["eval", "--gt", str(gdir), "--pred", str(tmp_path / "missing")])
+    assert res.exit_code == 2 and "prediction folder not found" in res.stderr
 
 
 def test_cli_module_imports_only_click() -> None:
@@ -87,7 +88,7 @@ def test_tool_script_runs_the_same_command(tmp_path) -> None:
     assert out.returncode == 0, out.stderr
     assert json.loads((tmp_path / "r.json").read_text())["combined"]["HOTA"] == 0.0
     out = subprocess.run(args[:-2], capture_output=True, text=True)
-    assert out.returncode == 1 and "--allow-missing" in out.stderr
+    assert out.returncode == 2 and "--allow-missing" in out.stderr
 
 
 def test_cli_defaults_are_the_dataclass_defaults() -> None:

@@ -77,9 +77,9 @@ def test_empty_frames_and_bad_frames():
     pipe = Pipeline(FakeDetector(0), FakePose(), FakeEmbedder(), CountingTracker())
     rec = pipe.process(np.zeros((48, 64, 3), np.uint8), 0)
     assert len(rec) == 0 and rec.track_ids.shape == (0,)
-    with pytest.raises(ValueError, match="RGB uint8"):
+    with pytest.raises(ValueError, match=r"frame 1: expected an RGB \(H, W, 3\) frame, got shape \(48, 64\)"):
         pipe.process(np.zeros((48, 64), np.uint8), 1)
-    with pytest.raises(ValueError, match="RGB uint8"):
+    with pytest.raises(ValueError, match="frame 1: expected dtype uint8, got float32"):
         pipe.process(np.zeros((48, 64, 3), np.float32), 1)
 
 

@@ -53,7 +53,8 @@ def test_matching_counts_hits_misses_and_ignored_people():
     match_image(result, image, boxes, [1.0] * len(boxes), gt)  # perfect poses: every person a hit
     assert len(result.hit_oks) == result.people == result.predictions and min(result.hit_oks) > 0.999
     result = PoseMatchResult()
-    match_image(result, image, image.ignored_boxes, [1.0] * len(image.ignored_boxes), gt[: len(image.ignored_boxes)] * 0)
+    n = len(image.ignored_boxes)
+    match_image(result, image, image.ignored_boxes, [1.0] * n, gt[:n] * 0)
     assert result.predictions == 0 and not result.hit_oks  # predictions on ignored (unlabelled) people do not count
 
 

@@ -69,7 +69,7 @@ def test_cli_needs_out_or_stats_and_reports_missing_data(tmp_path):
     res = runner.invoke(main, ["synth"])
     assert res.exit_code == 2 and "--out" in res.output
     res = runner.invoke(main, ["synth", "--stats", str(tmp_path)])
-    assert res.exit_code == 1 and "posetrack_data" in res.output
+    assert res.exit_code == 2 and "posetrack_data" in res.output
 
 
 def test_cli_module_imports_only_click():

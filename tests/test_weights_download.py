@@ -341,7 +341,7 @@ def test_weights_download_cli(url, online, monkeypatch):
     assert r.exit_code == 0 and "toy: downloaded" in r.output and (online / "toy-abc.pth").read_bytes() == PAYLOAD
     r = runner.invoke(main, ["weights", "download", "--all", "--quiet"])
     assert r.exit_code == 2 and "toy: present" in r.output
-    errors = [line for line in r.output.splitlines() if line.startswith("Error:")]
+    errors = [line for line in r.output.splitlines() if line.startswith("kprtrack: error:")]
     assert len(errors) == 1 and "HTTP 404" in errors[0] and "by hand" in errors[0] and "Traceback" not in r.output
     monkeypatch.setenv("KPRTRACK_OFFLINE", "1")
     (online / "toy-abc.pth").unlink()
@@ -378,7 +378,7 @@ def test_run_without_weights_and_network_gives_one_line_then_falls_back(tmp_path
     for args, fallback in ((["--config", "kprtrack"], configs_dir() / "demo.yaml"), ([], None)):
         monkeypatch.setattr(kprtrack.run, "fallback_config", lambda fallback=fallback: fallback)
         r = runner.invoke(main, ["run", str(frames), "--out", str(out), *args])
-        assert r.exit_code == 2 and r.output.count("Error:") == 1 and "Traceback" not in r.output
+        assert r.exit_code == 2 and r.output.count("kprtrack: error:") == 1 and "Traceback" not in r.output
         assert "KPRTRACK_OFFLINE" in r.output and "by hand" in r.output
     assert "No fallback config" in r.output
 

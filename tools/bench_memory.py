@@ -1,12 +1,13 @@
 #!/usr/bin/env python
 """Peak memory of ``kprtrack run`` on a short and a long video: streaming must keep it flat.
 
-Generates one synthetic 640x360 video per length, runs ``kprtrack run`` on each in a fresh process
-and prints the peak resident memory (ru_maxrss) of each run and their ratio.
+Generates one synthetic 640x360 video per length, runs ``kprtrack run`` of this checkout
+(``python -m kprtrack``) on each in a fresh process and prints the peak resident memory (ru_maxrss)
+of each run, their ratio and the growth per 1,000 frames.
 
 Example::
 
-    python tools/bench_memory.py --config demo --short 300 --long 3000
+    python tools/bench_memory.py --config demo --short 300 --long 10000
 """
 
 from __future__ import annotations
@@ -18,16 +19,36 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+#: the synthetic world writes at most 9,999 frames a sequence (PoseTrack image ids); longer videos loop a clip.
+LOOPED_CLIP = 1000
 
 
 def make_video(folder: Path, frames: int, seed: int) -> Path:
+    """A synthetic 640x360 video of ``frames`` frames (a 1,000-frame clip played in a loop past 9,999)."""
+    import cv2
+
     from kprtrack.synth.config import SplitSpec, make_config
     from kprtrack.synth.writer import write_dataset
 
-    cfg = make_config("val", splits=(SplitSpec("val", 1, frames, 6, 6, 8),), seed=seed, write_masks=False)
+    length = frames if frames < 10_000 else LOOPED_CLIP
+    cfg = make_config("val", splits=(SplitSpec("val", 1, length, 6, 6, 8),), seed=seed, write_masks=False)
     write_dataset(cfg, folder)
-    return sorted((folder / "videos").rglob("*.mp4"))[0]
+    clip = sorted((folder / "videos").rglob("*.mp4"))[0]
+    if length == frames:
+        return clip
+    cap = cv2.VideoCapture(str(clip))
+    looped = [cap.read()[1] for _ in range(length)]  # 1,000 frames of 640x360: 0.7 GB here, not in the run
+    cap.release()
+    path = folder / "looped.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (640, 360))
+    for i in range(frames):
+        writer.write(looped[i % length])
+    writer.release()
+    return path
 
 
 def random_small_weights(folder: Path) -> list[str]:
@@ -70,7 +91,7 @@ def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)"
     )
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     if out.returncode != 0:
         raise SystemExit(f"run failed:\n{out.stderr[-2000:]}")
     return int(out.stdout.strip().splitlines()[-1]) / 1024, time.perf_counter() - t0
@@ -93,13 +114,15 @@ def main() -> None:
             args.config = "kprtrack"
         for n in (args.short, args.long):
             video = make_video(Path(tmp) / f"v{n}", n, seed=n)
-            cmd = ["kprtrack", "run", str(video), "--out", str(Path(tmp) / f"p{n}.json"), "--config", args.config]
+            out = Path(tmp) / f"p{n}.json"
+            cmd = [sys.executable, "-m", "kprtrack", "run", str(video), "--out", str(out), "--config", args.config]
             for o in args.overrides:
                 cmd += ["--set", o]
             results[n] = peak_rss_mb(cmd)
             print(f"{n:6d} frames: peak RSS {results[n][0]:8.1f} MB ({results[n][1]:.0f} s)")
     ratio = results[args.long][0] / results[args.short][0]
-    print(f"long/short peak memory ratio: {ratio:.3f} ({100 * (ratio - 1):+.1f} %)")
+    growth = (results[args.long][0] - results[args.short][0]) / (args.long - args.short) * 1000
+    print(f"long/short peak memory ratio: {ratio:.3f} ({100 * (ratio - 1):+.1f} %), {growth:+.2f} MB per 1,000 frames")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,10 @@ Usage: ``python tools/check_fixture.py {kpr,yolox,hrnet} FIXTURE_DIR [--out outp
 (the same as ``kprtrack check-fixture``).
 """
 
-from kprtrack.cli.check_fixture import command
+import sys
+
+from kprtrack.cli import main
 
 if __name__ == "__main__":
-    command()
+    # through the `kprtrack` group: one-line errors with exit status 2, like `kprtrack check-fixture`
+    main(args=["check-fixture", *sys.argv[1:]], prog_name="check_fixture.py")

@@ -10,7 +10,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from kprtrack.cli.eval import command  # noqa: E402
+from kprtrack.cli import main  # noqa: E402
 
 if __name__ == "__main__":
-    command(prog_name="eval_posetrack21.py")
+    # through the `kprtrack` group: one-line errors with exit status 2, like `kprtrack eval`
+    main(args=["eval", *sys.argv[1:]], prog_name="eval_posetrack21.py")

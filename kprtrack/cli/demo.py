@@ -9,8 +9,11 @@ import click
 
 @click.command("demo")
 @click.option("--out", default="kprtrack_demo", show_default=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--frames", default=150, show_default=True, help="Length of the synthetic clip (640x360, 25 fps).")
-@click.option("--seed", default=7, show_default=True, help="Seed of the synthetic clip.")
+@click.option(
+    "--frames", default=150, show_default=True, type=click.IntRange(min=10),
+    help="Length of the synthetic clip (640x360, 25 fps; at least 10).",
+)  # fmt: skip
+@click.option("--seed", default=7, show_default=True, type=click.IntRange(min=0), help="Seed of the synthetic clip.")
 @click.option("--config", default="demo", show_default=True, help="Pipeline config (name in configs/ or a file).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key.")
 @click.option("--no-render", is_flag=True, help="Skip the overlay video.")
@@ -24,16 +27,15 @@ def command(out: Path, frames: int, seed: int, config: str, overrides: tuple[str
     """
     import time
 
-    from kprtrack.config import ConfigError
     from kprtrack.demo import run_demo
-    from kprtrack.video import VideoSourceError
-    from kprtrack.weights import WeightsNotFoundError
+    from kprtrack.errors import RunInterrupted, RunStoppedError
 
     t0 = time.perf_counter()
     try:
         result = run_demo(out, frames=frames, seed=seed, config=config, overrides=list(overrides), render=not no_render)
-    except (ConfigError, VideoSourceError, WeightsNotFoundError, OSError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    except (RunInterrupted, RunStoppedError) as exc:
+        click.echo(exc.summary.format())
+        raise
     click.echo(result.run.format())
     click.echo("")
     click.echo(result.report)

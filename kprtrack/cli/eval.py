@@ -63,9 +63,8 @@ def command(
     See docs/eval.md for the exact definitions.
     """
     from kprtrack.eval.evaluate import evaluate_folders
-    from kprtrack.eval.loading import EvalInputError
     from kprtrack.eval.options import EvalOptions
-    from kprtrack.io.posetrack21 import PoseTrackFormatError
+    from kprtrack.io.outputs import check_outputs
 
     defaults = EvalOptions()
     options = EvalOptions(
@@ -75,23 +74,18 @@ def command(
         boxes=not no_boxes,
         sequences=_split(seqs),
     )
-    try:
-        result = evaluate_folders(gt_dir, pred_dir, options)
-    except (EvalInputError, PoseTrackFormatError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    check_outputs({"--out": out, "--plot": plot}, [gt_dir, pred_dir], (".json",))
+    result = evaluate_folders(gt_dir, pred_dir, options)
 
     from kprtrack.eval.report import format_report, write_json
 
     if not quiet:
         click.echo(format_report(result))
-    try:
-        if out is not None:
-            write_json(result, out, detailed=detailed)
-            click.echo(f"wrote {out}")
-        if plot is not None:
-            from kprtrack.eval.plot import save_alpha_curve
+    if out is not None:
+        write_json(result, out, detailed=detailed)
+        click.echo(f"wrote {out}")
+    if plot is not None:
+        from kprtrack.eval.plot import save_alpha_curve
 
-            save_alpha_curve(result.combined.hota, plot)
-            click.echo(f"wrote {plot}")
-    except OSError as exc:
-        raise click.ClickException(f"cannot write output: {exc}") from exc
+        save_alpha_curve(result.combined.hota, plot)
+        click.echo(f"wrote {plot}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -43,26 +44,22 @@ def command(
     over the i-th frame read from VIDEO starting at --start.
     """
     import cv2
-    from tqdm import tqdm
 
-    from kprtrack.io.atomic import check_writable
-    from kprtrack.io.posetrack21 import PoseTrackFormatError, read_predictions
+    from kprtrack.errors import KprtrackError
+    from kprtrack.io.outputs import check_outputs
+    from kprtrack.io.posetrack21 import read_predictions
+    from kprtrack.progress import Progress
     from kprtrack.render import TrackPainter
-    from kprtrack.video import FrameSource, VideoSourceError, VideoWriter
+    from kprtrack.video import IMAGE_SUFFIXES, FrameSource, VideoWriter
 
     if out is None and frames_dir is None:
         raise click.UsageError("give --out VIDEO and/or --frames DIR")
-    try:
-        records = read_predictions(tracks).to_records()
-        source = FrameSource(video, start=start, max_frames=max_frames)
-    except (PoseTrackFormatError, VideoSourceError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    png = frames_dir / "000000.png" if frames_dir is not None else None  # what --frames writes
+    check_outputs({"--out": out, "--frames": png}, [video, tracks], IMAGE_SUFFIXES)
+    records = read_predictions(tracks).to_records()
+    source = FrameSource(video, start=start, max_frames=max_frames)
     if not records:
-        raise click.ClickException(f"{tracks}: no images")
-    if out is not None:
-        check_writable(out)
-    if frames_dir is not None:
-        frames_dir.mkdir(parents=True, exist_ok=True)
+        raise KprtrackError(f"{tracks}: no images")
     painter = TrackPainter(trail_length=trail, keypoint_threshold=min_score)
     attention = None
     if attention_track is not None:
@@ -71,35 +68,33 @@ def command(
         from kprtrack.pipeline_config import load_pipeline_config
         from kprtrack.registry import BuildContext
         from kprtrack.render import AttentionPainter
-        from kprtrack.weights import WeightsNotFoundError
 
+        pipeline_config = load_pipeline_config(config)
+        context = BuildContext(pipeline_config, keypoint_format="posetrack21")
+        embedder = build_embedder(pipeline_config, context)
+        if embedder is None:
+            raise ConfigError(f"config {config!r} has no re-identification model (reid.kind: none)")
         try:
-            pipeline_config = load_pipeline_config(config)
-            context = BuildContext(pipeline_config, keypoint_format="posetrack21")
-            embedder = build_embedder(pipeline_config, context)
-            if embedder is None:
-                raise ConfigError(f"config {config!r} has no re-identification model (reid.kind: none)")
             attention = AttentionPainter(embedder, attention_track, part)
-        except (ConfigError, WeightsNotFoundError, ValueError) as exc:
-            raise click.ClickException(str(exc)) from exc
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--part") from exc
     info = source.info
-    writer = VideoWriter(out, info.fps, (info.width, info.height)) if out is not None else None
     n = 0
-    try:
-        for (index, frame), record in tqdm(
-            zip(source, records), total=min(len(source), len(records)), unit="frame", desc="render"
-        ):
+    with contextlib.ExitStack() as stack:
+        writer = stack.enter_context(VideoWriter(out, info.fps, (info.width, info.height), fit=True)) if out else None
+        bar = stack.enter_context(Progress(min(len(source), len(records)), desc="render"))
+        for (index, frame), record in zip(source, records):
             drawn = painter.draw(frame, record)
             if attention is not None:
                 drawn = attention.draw(frame, drawn, record)
             if writer is not None:
                 writer.write(drawn)
             if frames_dir is not None:
-                cv2.imwrite(str(frames_dir / f"{index:06d}.png"), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+                png = frames_dir / f"{index:06d}.png"
+                if not cv2.imwrite(str(png), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR)):
+                    raise OSError(f"cannot write {png}")
             n += 1
-    finally:
-        if writer is not None:
-            writer.close()
+            bar.update(1)
     click.echo(
         f"rendered {n} frames" + (f" -> {out}" if out else "") + (f", PNGs in {frames_dir}" if frames_dir else "")
     )

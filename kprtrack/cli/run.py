@@ -63,20 +63,17 @@ def command(
     Official weights missing from the weights folders are downloaded on first use (checked
     against their checksums) unless --offline. Without --config, if they cannot be had, one line
     names the missing file, its URL and how to place it by hand, and the run falls back to the
-    'real' config (configs/real.yaml) when it exists. Errors exit with status 2.
+    'real' config (configs/real.yaml) when it exists. Ctrl-C, SIGTERM or a frame that cannot be
+    decoded end the run early with outputs holding the frames done (see the README, "Errors and
+    exit codes").
     """
-    from kprtrack.cli.errors import CLIError
-    from kprtrack.config import ConfigError
-    from kprtrack.download import ChecksumError
-    from kprtrack.io.atomic import check_writable
+    from kprtrack.errors import RunInterrupted, RunStoppedError
+    from kprtrack.io.outputs import check_outputs
     from kprtrack.run import RunOptions, run_with_fallback
-    from kprtrack.video import VideoSourceError
-    from kprtrack.weights import WeightsNotFoundError
+    from kprtrack.video import IMAGE_SUFFIXES
 
+    check_outputs({"--out": out, "--render": render_path, "--mot": mot_path}, [video, gt_path], IMAGE_SUFFIXES)
     try:
-        for path in (out, render_path, mot_path):
-            if path is not None:
-                check_writable(path)
         summary = run_with_fallback(
             RunOptions(
                 video=video,
@@ -92,8 +89,9 @@ def command(
                 progress=True,
                 offline=offline,
             ),
-            notify=lambda line: click.echo(line, err=True),
+            notify=lambda line: click.echo(f"kprtrack: {line}", err=True),
         )
-    except (ConfigError, VideoSourceError, WeightsNotFoundError, ChecksumError, OSError) as exc:
-        raise CLIError(str(exc)) from exc
+    except (RunInterrupted, RunStoppedError) as exc:
+        click.echo(exc.summary.format())  # the outputs hold the frames done; the error line follows
+        raise
     click.echo(summary.format())

@@ -16,7 +16,7 @@ import click
     help="tiny: seconds, for tests; val: the evaluation split; train: more identities and frames (docs/synth.md).",
 )
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Generate the preset into this folder.")
-@click.option("--seed", type=int, default=None, help="Master seed (default: the configuration's).")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Master seed (default: the configuration's).")
 @click.option(
     "--occlusion",
     type=click.FloatRange(0.0, 0.95),
@@ -32,7 +32,7 @@ import click
 @click.option("--overwrite", is_flag=True, help="Replace existing output of the same splits.")
 @click.option("--no-video", is_flag=True, help="Do not write the .mp4 files.")
 @click.option("--no-masks", is_flag=True, help="Do not write instance masks and parsing maps.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
 def command(
     preset: str,
     out: Path | None,
@@ -53,8 +53,7 @@ def command(
     if out is None and stats_dir is None:
         raise click.UsageError("give --out DIR to generate data and/or --stats DIR to report on existing data")
     if out is not None:
-        from tqdm import tqdm
-
+        from kprtrack.progress import Progress
         from kprtrack.synth.config import make_config
         from kprtrack.synth.writer import write_dataset
 
@@ -68,19 +67,12 @@ def command(
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from exc
         total = sum(s.num_sequences * s.num_frames for s in cfg.splits)
-        with tqdm(total=total, unit="frame", desc=f"synth {preset}", disable=quiet) as bar:
-            try:
-                meta = write_dataset(cfg, out, overwrite=overwrite, on_frame=lambda: bar.update(1))
-            except FileExistsError as exc:
-                raise click.ClickException(str(exc)) from exc
+        with Progress(total, desc=f"synth {preset}", enabled=not quiet) as bar:
+            meta = write_dataset(cfg, out, overwrite=overwrite, on_frame=lambda: bar.update(1))
         for split, info in meta["splits"].items():
             if split in {s.name for s in cfg.splits}:
                 click.echo(f"{split}: {len(info['sequences'])} sequences written to {out}")
     if stats_dir is not None:
         from kprtrack.synth.stats import dataset_stats, format_stats
 
-        try:
-            stats = dataset_stats(stats_dir)
-        except FileNotFoundError as exc:
-            raise click.ClickException(str(exc)) from exc
-        click.echo(format_stats(stats))
+        click.echo(format_stats(dataset_stats(stats_dir)))

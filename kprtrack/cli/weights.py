@@ -36,7 +36,7 @@ def list_cmd() -> None:
 def verify_cmd(names: tuple[str, ...]) -> None:
     """Check that present weights match their size/sha256 and load; NAMES defaults to every entry.
 
-    Every file is hashed again (the remembered digests are refreshed). Exits with status 1 when a
+    Every file is hashed again (the remembered digests are refreshed). Exits with status 2 when a
     named or shipped file is missing, or any present file fails.
     """
     from kprtrack.checkpoints import load_checkpoint
@@ -69,21 +69,16 @@ def verify_cmd(names: tuple[str, ...]) -> None:
             failed = True
             continue
         click.echo(f"{name}: ok (checked: {entry.expected.describe()}; {path})")
-    sys.exit(1 if failed else 0)
+    sys.exit(2 if failed else 0)
 
 
 @command.command("path")
 @click.argument("name")
 def path_cmd(name: str) -> None:
     """Print the resolved path of weights NAME (exit 2 with instructions if missing or corrupt)."""
-    from kprtrack.cli.errors import CLIError
-    from kprtrack.download import ChecksumError
-    from kprtrack.weights import WeightsNotFoundError, resolve
+    from kprtrack.weights import resolve
 
-    try:
-        click.echo(str(resolve(name)))
-    except (WeightsNotFoundError, ChecksumError) as exc:
-        raise CLIError(str(exc)) from exc
+    click.echo(str(resolve(name)))
 
 
 @command.command("download")
@@ -174,6 +169,6 @@ def download_cmd(
             click.echo(f"{entry.name}: downloaded ({path}; checked: {entry.expected.describe()})")
         except (WeightsNotFoundError, ChecksumError, CLIError) as exc:
             failures += 1
-            click.echo(f"Error: {exc.message if isinstance(exc, CLIError) else exc}", err=True)
+            click.echo(f"kprtrack: error: {exc.message if isinstance(exc, CLIError) else exc}", err=True)
     if failures:
         sys.exit(2)

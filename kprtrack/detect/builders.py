@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kprtrack.errors import naming_checkpoint
 from kprtrack.registry import BuildContext, register_detector
 from kprtrack.weights import checkpoint_path, random_variant
 
@@ -29,7 +30,9 @@ def build_yolox_detector(section: DetectorSection, context: BuildContext) -> Det
     variant = random_variant(section.weights)
     if variant is not None:
         return YOLOXDetector.from_variant(variant, **options)
-    return YOLOXDetector.from_checkpoint(checkpoint_path(section.weights), **options)
+    path = checkpoint_path(section.weights)
+    with naming_checkpoint(path, "detector.weights"):
+        return YOLOXDetector.from_checkpoint(path, **options)
 
 
 def ultralytics_model(context: BuildContext) -> UltralyticsDetector:

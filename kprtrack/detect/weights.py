@@ -154,8 +154,9 @@ def read_yolox_state_dict(source: str | os.PathLike[str] | Mapping[str, Any]) ->
 
     Megvii's optimizer state and other entries are ignored; mmdet names are mapped.
     """
-    name = "" if isinstance(source, Mapping) else str(source)
-    ckpt = source if isinstance(source, Mapping) else load_checkpoint(source)
+    is_path = isinstance(source, (str, os.PathLike))
+    name = str(source) if is_path else ""
+    ckpt = load_checkpoint(source) if is_path else source
     fmt = checkpoint_format(ckpt)
     if fmt == "megvii":
         sd = extract_state_dict(ckpt, keys=("model",))

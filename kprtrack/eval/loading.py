@@ -15,19 +15,19 @@ record (``images[i]`` / ``annotations[i]``) and the field, where the kit would c
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from kprtrack.io.posetrack21 import PoseTrackFormatError
+from kprtrack.errors import KprtrackError
+from kprtrack.io.posetrack21 import MAX_TRACK_ID, PoseTrackFormatError, read_json
 
 NUM_RAW_JOINTS = 17
 
 
-class EvalInputError(ValueError):
+class EvalInputError(KprtrackError, ValueError):
     """A folder-level input problem (missing folder, missing prediction file, unknown sequence)."""
 
 
@@ -125,15 +125,6 @@ def _is_number(v: Any) -> bool:
 
 def _is_int(v: Any) -> bool:
     return type(v) is int
-
-
-def read_json(path: Path) -> Any:
-    """Parse a JSON file; a syntax error becomes a :class:`PoseTrackFormatError`."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PoseTrackFormatError(path, f"not valid JSON ({exc})") from exc
 
 
 def _numbers(path: Path, record: str, name: str, value: Any, length: int | None) -> list:
@@ -272,6 +263,8 @@ def _persons(
             raise PoseTrackFormatError(path, f"expected a non-negative integer, got {tid!r}", rec, "track_id")
         if tid < 0:
             raise PoseTrackFormatError(path, f"negative track ids are not allowed, got {tid}", rec, "track_id")
+        if tid > MAX_TRACK_ID:
+            raise PoseTrackFormatError(path, f"track id {tid} does not fit 64 bits", rec, "track_id")
         t = index[image_id]
         if (t, tid) in seen:
             raise PoseTrackFormatError(

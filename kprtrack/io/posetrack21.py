@@ -29,11 +29,14 @@ from typing import Any
 
 import numpy as np
 
+from kprtrack.errors import KprtrackError
 from kprtrack.io.atomic import atomic_write_text
 from kprtrack.keypoints import POSETRACK21_NAMES, SKELETON
 from kprtrack.structures import FrameRecord
 
 NUM_KEYPOINTS = 17
+#: the largest track id kprtrack reads (ids are stored as int64).
+MAX_TRACK_ID = 2**63 - 1
 
 #: The ``categories`` entry of PoseTrack21 files (skeleton edges are 1-based there).
 CATEGORIES: list[dict[str, Any]] = [
@@ -55,7 +58,7 @@ PRED_IMAGE_FIELDS = ("id",)
 PRED_ANNOTATION_FIELDS = ("image_id", "keypoints", "track_id")
 
 
-class PoseTrackFormatError(ValueError):
+class PoseTrackFormatError(KprtrackError, ValueError):
     """A PoseTrack21 file is malformed.
 
     Attributes:
@@ -105,6 +108,8 @@ def _check_track_id(path: Path, record: str, value: Any) -> None:
         raise PoseTrackFormatError(path, f"expected a non-negative integer, got {value!r}", record, "track_id")
     if value < 0:
         raise PoseTrackFormatError(path, f"negative track ids are not allowed, got {value}", record, "track_id")
+    if value > MAX_TRACK_ID:
+        raise PoseTrackFormatError(path, f"track id {value} does not fit 64 bits", record, "track_id")
 
 
 def _require(path: Path, record: str, obj: Any, fields: Sequence[str]) -> None:
@@ -291,19 +296,29 @@ def _annotation_box(ann: Mapping[str, Any], kps: np.ndarray) -> list[float]:
     return [*pts.min(0).tolist(), *pts.max(0).tolist()]
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Parse a JSON file; a syntax error, a binary file or absurd nesting is a :class:`PoseTrackFormatError`.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        PoseTrackFormatError: the file is not valid JSON (naming it, with line and column).
+    """
+    path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"PoseTrack21 file not found: {path}")
     try:
-        return json.loads(path.read_text())
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PoseTrackFormatError(path, f"not valid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise PoseTrackFormatError(path, "not a PoseTrack21 file (JSON nested too deeply)") from exc
 
 
 def read_ground_truth(path: str | os.PathLike[str]) -> PoseTrackSequence:
     """Read and validate a ground-truth sequence file."""
     path = Path(path)
-    data = _read_json(path)
+    data = read_json(path)
     validate_ground_truth(data, path)
     return PoseTrackSequence(path.name, data["images"], data["annotations"], data.get("categories", []))
 
@@ -311,7 +326,7 @@ def read_ground_truth(path: str | os.PathLike[str]) -> PoseTrackSequence:
 def read_predictions(path: str | os.PathLike[str], gt: PoseTrackSequence | None = None) -> PoseTrackSequence:
     """Read and validate a prediction file (against ``gt``'s image list when given)."""
     path = Path(path)
-    data = _read_json(path)
+    data = read_json(path)
     validate_predictions(data, path, gt.image_ids if gt is not None else None)
     return PoseTrackSequence(path.name, data["images"], data["annotations"], data.get("categories", []))
 
@@ -399,12 +414,22 @@ def write_predictions(
 
 
 def video_images(vid_id: int, num_frames: int, name: str = "video") -> list[dict[str, Any]]:
-    """An ``images`` list for a plain video with no ground truth (every frame labelled)."""
+    """An ``images`` list for a plain video with no ground truth (every frame labelled).
+
+    Image ids follow the PoseTrack convention (:func:`make_image_id`) for the first 10,000 frames;
+    a longer video continues counting from the first frame's id (``id(0) + t``), which keeps the ids
+    of one file unique and increasing where the 4-digit frame field would overflow.
+    """
+    first = make_image_id(vid_id, 0)
+
+    def image_id(t: int) -> int:
+        return make_image_id(vid_id, t) if t < 10_000 else first + t
+
     return [
         {
-            "id": make_image_id(vid_id, t),
+            "id": image_id(t),
             "file_name": f"images/{name}/{t:06d}.jpg",
-            "frame_id": make_image_id(vid_id, t),
+            "frame_id": image_id(t),
             "vid_id": vid_id,
             "nframes": num_frames,
             "is_labeled": True,
@@ -447,6 +472,14 @@ class PredictionWriter:
             (int(image_id), record.boxes[keep], record.scores[keep], record.keypoints[keep], record.track_ids[keep])
         )
         self.num_annotations += int(keep.sum())
+
+    def truncate(self, num_images: int) -> None:
+        """Keep only the first ``num_images`` images and their records (a run that stopped early)."""
+        kept = {img["id"] for img in self.images[:num_images]}
+        self.images = self.images[:num_images]
+        self._ids = kept
+        self._rows = [row for row in self._rows if row[0] in kept]
+        self.num_annotations = sum(len(row[4]) for row in self._rows)
 
     def track_lengths(self) -> dict[int, int]:
         """Number of frames each track id was written in so far."""

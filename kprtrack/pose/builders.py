@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kprtrack.config import ConfigError
+from kprtrack.errors import naming_checkpoint
 from kprtrack.registry import BuildContext, register_pose
 from kprtrack.weights import checkpoint_path, manifest_keypoint_format, random_variant
 
@@ -24,12 +25,11 @@ def build_hrnet(section: PoseSection, context: BuildContext) -> PoseEstimator:
         from kprtrack.pose.variants import build_pose_model
 
         return HRNetPoseEstimator(build_pose_model(variant), **options)
-    return HRNetPoseEstimator.from_checkpoint(
-        checkpoint_path(section.weights),
-        config=section.config,
-        keypoint_format=manifest_keypoint_format(section.weights),
-        **options,
-    )
+    path = checkpoint_path(section.weights)
+    with naming_checkpoint(path, "pose.weights"):
+        return HRNetPoseEstimator.from_checkpoint(
+            path, config=section.config, keypoint_format=manifest_keypoint_format(section.weights), **options
+        )
 
 
 @register_pose("mmpose")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kprtrack.errors import naming_checkpoint
 from kprtrack.registry import BuildContext, register_embedder
 from kprtrack.weights import checkpoint_path, random_variant
 
@@ -30,7 +31,9 @@ def build_kpr_embedder(section: ReidSection, context: BuildContext) -> Embedder:
         from kprtrack.reid.build import build_kpr
 
         return KPREmbedder(build_kpr(variant), **options)
-    return KPREmbedder.from_checkpoint(checkpoint_path(section.weights), **options)
+    path = checkpoint_path(section.weights)
+    with naming_checkpoint(path, "reid.weights"):
+        return KPREmbedder.from_checkpoint(path, **options)
 
 
 @register_embedder("none")

@@ -52,8 +52,8 @@ class EmbedOutput:
 
 def _check_frame(frame: Any) -> np.ndarray:
     check_image(frame, "frame")
-    if frame.shape[0] < 2 or frame.shape[1] < 2:
-        raise ValueError(f"frame: too small ({frame.shape[0]}x{frame.shape[1]})")
+    if frame.shape[0] < 1 or frame.shape[1] < 1:  # a 1x1 frame still gives 1x1 crops (crop_boxes)
+        raise ValueError(f"frame: empty ({frame.shape[0]}x{frame.shape[1]})")
     return frame
 
 

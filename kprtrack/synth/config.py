@@ -114,6 +114,8 @@ class SynthConfig:
         if self.width < 64 or self.height < 64:
             raise ValueError(f"SynthConfig.width/height must be >= 64, got {self.width}x{self.height}")
         check_at_least(self, ("fps", "label_every", "min_visible_pixels"), 1, where="SynthConfig.")
+        if self.seed < 0:
+            raise ValueError(f"SynthConfig.seed: must be >= 0, got {self.seed}")
         if not self.splits:
             raise ValueError("SynthConfig.splits must not be empty")
         names = [s.name for s in self.splits]
