@@ -39,12 +39,6 @@ def test_overrides_and_errors(tmp_path):
         load_pipeline_config(None, ["dtype=float8"])
 
 
-@pytest.mark.parametrize("name", ["demo", "kprtrack", "oracle_iou", "real", "real_kpr", "bench/full_random"])
-def test_every_shipped_pipeline_config_loads(name):
-    config = load_pipeline_config(name)
-    assert config.detector.kind and config.pose.kind and config.tracker.kind
-
-
 def test_prompt_threshold_reaches_the_kpr_embedder():
     from kprtrack.assembly import build_embedder
 
