@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kprtrack.keypoints import convert_keypoints
 from kprtrack.structures import FrameRecord
+
+if TYPE_CHECKING:
+    from kprtrack.pipeline import Pipeline
 
 
 @dataclass
@@ -74,8 +79,14 @@ def to_posetrack21(record: FrameRecord) -> FrameRecord:
     )
 
 
-def run_video(options: RunOptions) -> RunSummary:
+def run_video(options: RunOptions, build_pipeline: Callable[..., Pipeline] | None = None) -> RunSummary:
     """Track one video and write the predictions (and optionally MOT rows and an overlay video).
+
+    Args:
+        options: what to run and where to write.
+        build_pipeline: called as ``build_pipeline(config, frame_rate=..., gt_path=...)`` to make the
+            video's pipeline (default :meth:`Pipeline.from_config`); ``kprtrack batch`` passes one that
+            reuses the models loaded for an earlier video.
 
     Raises:
         ConfigError, VideoSourceError, WeightsNotFoundError, OSError: with messages naming what failed.
@@ -95,7 +106,7 @@ def run_video(options: RunOptions) -> RunSummary:
     source = FrameSource(options.video, start=options.start, end=options.end, max_frames=options.max_frames)
     info = source.info
     gt_path = options.gt_path or info.gt_path
-    pipeline = Pipeline.from_config(config, frame_rate=info.fps, gt_path=gt_path)
+    pipeline = (build_pipeline or Pipeline.from_config)(config, frame_rate=info.fps, gt_path=gt_path)
     writer = PredictionWriter(options.out, info.images)
     painter = TrackPainter(trail_length=int(info.fps), keypoint_threshold=config.output.joint_thresh)
     video_out = VideoWriter(options.render, info.fps, (info.width, info.height)) if options.render else None
