@@ -4,13 +4,17 @@ Each pool process holds one :class:`~kprtrack.batch.worker.BatchWorker` (models 
 video, kept for the next). Processes are started with ``spawn``: a fork of a parent that has already
 run torch can deadlock in its thread pools. When a worker process dies, the executor fails every
 submission in flight with ``BrokenProcessPool``; they all come back as crashes (the scheduler
-resubmits them) and a fresh pool is started for the next submission.
+resubmits them) and a fresh pool is started for the next submission. A worker whose parent is gone
+(the batch was killed) exits within a second instead of finishing its video as an orphan.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures.process import BrokenProcessPool
 
 from kprtrack.batch.inputs import BatchInput
@@ -19,9 +23,20 @@ from kprtrack.batch.worker import BatchWorker, TaskResult, WorkerSettings, one_l
 
 _WORKER: BatchWorker | None = None
 
+#: How often a worker checks that the batch process is still alive, in seconds.
+PARENT_POLL_S = 1.0
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Exit this worker process as soon as its parent ``parent`` has died (it was killed, e.g. by SIGTERM)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
+
 
 def _init_worker(settings: WorkerSettings) -> None:
     global _WORKER
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="kprtrack-parent-watch", daemon=True).start()
     _WORKER = BatchWorker(settings)
 
 
