@@ -40,6 +40,10 @@ class RayNotInstalledError(ImportError):
     """Ray is needed but cannot be imported."""
 
 
+class RayClusterError(RuntimeError):
+    """The Ray cluster cannot be reached, or cannot hold a single worker."""
+
+
 def import_ray(local: bool = False) -> Any:
     """The ``ray`` module.
 
@@ -72,7 +76,10 @@ class RayBackend:
 
     Raises:
         RayNotInstalledError: Ray is not installed.
+        RayClusterError: the address cannot be reached, or the cluster has too few CPUs or GPUs for one worker.
         ValueError: a non-positive ``workers`` or ``num_cpus``, or a negative ``num_gpus``.
+
+    Actors that do not fit the cluster's free resources wait until they do (Ray's scheduling).
     """
 
     name = "ray"
@@ -90,6 +97,7 @@ class RayBackend:
         ray = import_ray(local=address is None)
         self._ray = ray
         self._owns = False
+        self._actors: list[Any] = []
         if not ray.is_initialized():
             if address is None:
                 local_workers = workers or max(1, (os.cpu_count() or 1) // num_cpus)
@@ -100,9 +108,16 @@ class RayBackend:
                     logging_level="WARNING",
                 )
             else:
-                ray.init(address=address, log_to_driver=False, logging_level="WARNING")
+                try:
+                    ray.init(address=address, log_to_driver=False, logging_level="WARNING")
+                except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError...
+                    raise RayClusterError(f"cannot connect to the Ray cluster at {address}: {one_line(exc)}") from exc
             self._owns = True
-        self.workers = workers or self._fitting_workers(num_cpus, num_gpus)
+        try:
+            self.workers = workers or self._fitting_workers(num_cpus, num_gpus)
+        except RayClusterError:
+            self.close()
+            raise
         self._actor_class = ray.remote(BatchWorker).options(
             num_cpus=num_cpus, num_gpus=num_gpus, max_restarts=0, max_task_retries=0
         )
@@ -119,8 +134,10 @@ class RayBackend:
         if num_gpus > 0:
             n = min(n, int(resources.get("GPU", 0) // num_gpus))
         if n < 1:
-            raise ValueError(f"the Ray cluster has {resources.get('CPU', 0)} CPUs and {resources.get('GPU', 0)} GPUs: "
-                             f"not enough for one worker with --num-cpus {num_cpus} --num-gpus {num_gpus}")  # fmt: skip
+            raise RayClusterError(
+                f"the Ray cluster has {resources.get('CPU', 0)} CPUs and {resources.get('GPU', 0)} GPUs: "
+                f"not enough for one worker with --num-cpus {num_cpus} --num-gpus {num_gpus}"
+            )
         return n
 
     def submit(self, ticket: int, item: BatchInput) -> None:

@@ -76,6 +76,7 @@ def make_backend(options: BatchOptions, settings: WorkerSettings) -> Backend:
 
     Raises:
         RayNotInstalledError: the Ray backend is asked for and Ray is missing.
+        RayClusterError: the Ray cluster cannot be reached or cannot hold one worker.
     """
     if options.backend == "local":
         from kprtrack.batch.local import LocalBackend
@@ -103,6 +104,7 @@ def run_batch(
         ConfigError: the config cannot be loaded.
         OSError: the output folder cannot be written.
         RayNotInstalledError: the Ray backend is asked for and Ray is missing.
+        RayClusterError: the Ray cluster cannot be reached or cannot hold one worker.
     """
     from kprtrack.io.atomic import atomic_write_text, check_writable
 

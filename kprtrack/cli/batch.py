@@ -171,7 +171,7 @@ def command(
       kprtrack batch /data/videos --out /data/preds --address ray://head:10001 --num-gpus 1 --device cuda
     """
     from kprtrack.batch.inputs import BatchInputError, discover_inputs
-    from kprtrack.batch.ray_backend import RayNotInstalledError
+    from kprtrack.batch.ray_backend import RayClusterError, RayNotInstalledError
     from kprtrack.batch.runner import BatchOptions, run_batch
     from kprtrack.config import ConfigError
 
@@ -202,7 +202,7 @@ def command(
         items = discover_inputs(inputs)
         progress = _Progress(len(items))
         report = run_batch(items, options, on_event=progress)
-    except (BatchInputError, ConfigError, OSError, RayNotInstalledError) as exc:
+    except (BatchInputError, ConfigError, OSError, RayNotInstalledError, RayClusterError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         if progress is not None:
