@@ -6,7 +6,9 @@ tracks all of them with the shipped small models (``configs/demo.yaml``) for eve
 worker count, each run into a fresh output folder. The Ray instance (loopback only) is started once
 before the Ray runs and its start-up time printed apart; each run's wall time includes starting its
 workers and loading their models. The machine's load average is printed before and after, since
-other work on the machine changes the figures.
+other work on the machine changes the figures, and ``--probe`` first measures how much a second
+process gains on this machine at all: the same single-threaded torch workload in 1 process, then in
+2 processes at once (a machine whose two vCPUs share one physical core gains little).
 
 Example::
 
@@ -35,6 +37,34 @@ def make_sequences(folder: Path, sequences: int, frames: int, seed: int) -> Path
     return folder / "images" / "val"
 
 
+def _probe_work(seconds: float) -> int:
+    """Single-threaded convolutions for ``seconds``; returns how many ran."""
+    import torch
+
+    torch.set_num_threads(1)
+    conv = torch.nn.Conv2d(32, 32, 3, padding=1)
+    x = torch.randn(1, 32, 96, 96)
+    n, t0 = 0, time.perf_counter()
+    with torch.no_grad():
+        while time.perf_counter() - t0 < seconds:
+            conv(x)
+            n += 1
+    return n
+
+
+def probe(seconds: float = 5.0) -> None:
+    """Print the throughput of 2 concurrent single-threaded processes relative to 1."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    rates = {}
+    for procs in (1, 2):
+        with ctx.Pool(procs) as pool:
+            pool.map(_probe_work, [0.5] * procs)  # warm up (imports, first call)
+            rates[procs] = sum(pool.map(_probe_work, [seconds] * procs)) / seconds
+    print(f"probe: 1 process {rates[1]:.1f} convs/s, 2 processes {rates[2]:.1f} convs/s ({rates[2] / rates[1]:.2f}x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sequences", type=int, default=8)
@@ -44,7 +74,10 @@ def main() -> None:
     parser.add_argument("--config", default="demo")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--data", type=Path, default=None, help="reuse (or create) the sequences in this folder")
+    parser.add_argument("--probe", action="store_true", help="first measure what a second process gains here")
     args = parser.parse_args()
+    if args.probe:
+        probe()
 
     from kprtrack.batch import BatchOptions, discover_inputs, run_batch
 

@@ -70,16 +70,18 @@ def one_line(exc: BaseException) -> str:
 
 
 class BatchWorker:
-    """Tracks videos one after the other with models loaded once.
+    """Tracks videos one after the other with models loaded once, on ``settings.threads`` torch and OpenCV threads.
 
     Args:
         settings: the batch's settings.
     """
 
     def __init__(self, settings: WorkerSettings) -> None:
+        import cv2
         import torch
 
         torch.set_num_threads(settings.threads)
+        cv2.setNumThreads(settings.threads)  # OpenCV's resize/warp pools would otherwise use every core
         self.settings = settings
         self.cache = PipelineCache()
         self.identity = f"{socket.gethostname()}:{os.getpid()}"
