@@ -269,7 +269,7 @@ def test_cli_batch_reports_failures_skips_complete_outputs_and_exits_1(tiny, tmp
     r = CliRunner().invoke(main, [*args, "--eval", str(tiny / "posetrack_data" / "val")])
     assert r.exit_code == 2 and "--eval scores whole sequences" in r.output
     r = CliRunner().invoke(main, ["batch", str(tmp_path / "missing"), "--out", str(out), "--local"])
-    assert r.exit_code == 1 and "input not found" in r.output
+    assert r.exit_code != 0 and "input not found" in r.output
 
 
 def test_without_ray_the_message_says_how_to_install_it_or_run_locally(tmp_path, monkeypatch):
@@ -280,7 +280,7 @@ def test_without_ray_the_message_says_how_to_install_it_or_run_locally(tmp_path,
         import_ray()
     bad = broken_video(tmp_path / "bad")
     r = CliRunner().invoke(main, ["batch", str(bad), "--out", str(tmp_path / "out")])
-    assert r.exit_code == 1 and "Ray is not installed" in r.output and "kprtrack batch --local" in r.output
+    assert r.exit_code != 0 and "Ray is not installed" in r.output and "kprtrack batch --local" in r.output
 
 
 def test_eval_headline_scores_complete_outputs(tiny, tmp_path):
