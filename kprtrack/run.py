@@ -6,9 +6,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kprtrack.keypoints import convert_keypoints
 from kprtrack.structures import FrameRecord
+
+if TYPE_CHECKING:
+    from kprtrack.pipeline import Pipeline
 
 
 @dataclass
@@ -91,12 +95,22 @@ def to_posetrack21(record: FrameRecord) -> FrameRecord:
     )
 
 
-def run_video(options: RunOptions, notify: Callable[[str], None] | None = None) -> RunSummary:
+def run_video(
+    options: RunOptions,
+    notify: Callable[[str], None] | None = None,
+    build_pipeline: Callable[..., Pipeline] | None = None,
+) -> RunSummary:
     """Track one video and write the predictions (and optionally MOT rows and an overlay video).
 
-    ``notify`` (if given) receives one line naming the models, once they are loaded. Missing official
-    weights are downloaded on first use unless ``options.offline`` or ``KPRTRACK_OFFLINE=1`` (see
-    :func:`kprtrack.weights.ensure`).
+    Missing official weights are downloaded on first use unless ``options.offline`` or
+    ``KPRTRACK_OFFLINE=1`` (see :func:`kprtrack.weights.ensure`).
+
+    Args:
+        options: what to run and where to write.
+        notify: receives one line naming the models, once they are loaded.
+        build_pipeline: called as ``build_pipeline(config, frame_rate=..., gt_path=...)`` to make the
+            video's pipeline (default :meth:`Pipeline.from_config`); ``kprtrack batch`` passes one that
+            reuses the models loaded for an earlier video.
 
     Every output is written atomically. If the run stops early, because of Ctrl-C (or SIGTERM under
     the CLI) or because the input breaks mid-way (a damaged frame), the outputs are finished with the
@@ -127,7 +141,7 @@ def run_video(options: RunOptions, notify: Callable[[str], None] | None = None) 
     info = source.info
     gt_path = options.gt_path or info.gt_path
     with offline(options.offline):
-        pipeline = Pipeline.from_config(config, frame_rate=info.fps, gt_path=gt_path)
+        pipeline = (build_pipeline or Pipeline.from_config)(config, frame_rate=info.fps, gt_path=gt_path)
     if notify is not None:
         notify(f"models: {describe_models(config)}")
     writer = PredictionWriter(options.out, info.images)

@@ -34,6 +34,7 @@ from kprtrack import __version__
 #: name -> (module, one-line help). The help is shown by ``kprtrack --help`` without importing.
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("kprtrack.cli.run", "Track people in a video and write PoseTrack21 predictions."),
+    "batch": ("kprtrack.cli.batch", "Track many videos or sequences on Ray or a local process pool (resumable)."),
     "render": ("kprtrack.cli.render", "Draw tracks (boxes, skeletons, ids) over a video."),
     "demo": ("kprtrack.cli.demo", "Generate a synthetic clip, track it with the shipped weights, score and render."),
     "eval": ("kprtrack.cli.eval", "Score PoseTrack21 predictions (keypoint HOTA, IDs/MOTA, box metrics)."),
