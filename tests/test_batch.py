@@ -261,7 +261,7 @@ def test_cli_batch_reports_failures_skips_complete_outputs_and_exits_1(tiny, tmp
     bad = broken_video(tmp_path / "bad")
     args = ["batch", str(tiny), str(bad), "--out", str(out), "--config", CONFIG, "--max-frames", str(MAX_FRAMES)]
     result = CliRunner().invoke(main, [*args, "--local", "--workers", "1"])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output
     assert "failed broken: VideoSourceError" in result.output  # progress line (not a terminal)
     assert f"done 0, failed 1, skipped {len(expected)}" in result.output
     r = CliRunner().invoke(main, [*args, "--local", "--num-gpus", "1"])

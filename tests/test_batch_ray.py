@@ -72,6 +72,6 @@ def test_cli_batch_on_ray_reports_a_failing_input(ray, tiny, tmp_path, tmp_path_
     bad = broken_video(tmp_path / "bad")
     args = ["batch", str(bad), str(tiny), "--out", str(out), "--config", CONFIG, "--max-frames", str(MAX_FRAMES)]
     result = CliRunner().invoke(main, [*args, "--workers", "1"])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output
     assert re.search(r"\nbroken +failed +- +- +1 +VideoSourceError: .*cannot decode", result.output)
     assert "done 0, failed 1, skipped 4" in result.output and "ray worker(s)" in result.output

@@ -159,7 +159,7 @@ def command(
     A rerun skips inputs whose outputs are complete for the same configuration and frame range
     (resume); --force redoes them. A worker that dies is replaced and its input retried
     (--max-retries); an input that fails with an error is reported with the reason and the others
-    go on. The exit status is 1 if any input failed.
+    go on. The exit status is 2 if any input failed (as for any input problem; see "Errors and exit codes").
 
     Runs on Ray (pip install "kprtrack[ray]"): a private local instance by default, or an existing
     cluster with --address; --local uses a process pool on this machine instead.
@@ -211,4 +211,4 @@ def command(
     if eval_dir is not None:
         click.echo(_evaluate(report, eval_dir, out_dir))
     if report.failed:
-        sys.exit(1)
+        sys.exit(2)
