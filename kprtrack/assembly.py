@@ -92,4 +92,5 @@ def build_pipeline(config: PipelineConfig, frame_rate: float = 30.0, gt_path: st
         embedder=build_embedder(config, context),
         tracker=build_tracker(config, context),
         max_people=config.max_people,
+        overlap=config.overlap,
     )

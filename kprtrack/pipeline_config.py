@@ -149,6 +149,9 @@ class PipelineConfig:
             core). Small models run faster on one thread when other work shares the cores.
         seed: torch's random seed, set before the stages are built (only ``random:`` weights use it);
             ``None`` leaves the generator alone.
+        overlap: run detection, pose and appearance of consecutive frames at the same time, each
+            stage in a worker thread (:meth:`kprtrack.pipeline.Pipeline.track_with_frames`); the records
+            are the same as without. Uses a second core when ``threads`` is 1.
     """
 
     detector: DetectorSection = field(default_factory=DetectorSection)
@@ -161,6 +164,7 @@ class PipelineConfig:
     max_people: int = 100
     threads: int | None = None
     seed: int | None = None
+    overlap: bool = False
 
     def __post_init__(self) -> None:
         if not DEVICE_PATTERN.fullmatch(self.device):
