@@ -7,7 +7,8 @@ Three settings:
 * ``full``: the full-size architectures (YOLOX-x, HRNet-W32 256x192, KPR Swin-B 384x128) with random
   weights (``configs/bench/full_random.yaml``) on 1920x1080 frames with ``--people`` detections per
   frame (random weights find no real people, so the detector's output is capped at that many boxes;
-  compute per frame is what counts);
+  compute per frame is what counts); ``--config demo --set detector.score_threshold=0`` does the
+  same with the shipped small models;
 * ``video PATH``: any config (``--config``, default ``real``) on the frames of a video file or image
   folder, decoded into memory first (``--resize WxH`` stretches them).
 
@@ -104,7 +105,8 @@ def bench_full(args: argparse.Namespace) -> None:
     distinct = [rng.integers(0, 255, (1080, 1920, 3), dtype=np.uint8) for _ in range(min(args.frames, 4))]
     frames = [distinct[t % len(distinct)] for t in range(args.frames + args.warmup)]
     n, dt, people = timed_run(pipe, frames, args.warmup, args.device)
-    name = "full-size random models (YOLOX-x, HRNet-W32, KPR Swin-B), 1920x1080"
+    name = "full-size random models (YOLOX-x, HRNet-W32, KPR Swin-B)" if args.config is None else args.config
+    name += f", random 1920x1080 frames, at most {args.people} detections"
     report(f"{name} ({args.device}, {args.dtype})", pipe, n, dt, people, args.device)
 
 

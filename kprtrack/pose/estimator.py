@@ -72,23 +72,28 @@ def check_frame_and_boxes(frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 def network_backend(
     net: torch.nn.Module, backend: str, example: torch.Tensor
 ) -> Callable[[torch.Tensor], torch.Tensor]:
-    """What runs a pose network: the module itself (``torch``) or its ONNX Runtime export (``onnxruntime``).
+    """What runs a pose network (see :data:`kprtrack.pipeline_config.BACKENDS`).
 
     Args:
         net: crops ``(B, 3, h, w)`` -> heatmaps ``(B, K, H, W)``.
-        backend: ``torch`` or ``onnxruntime``.
-        example: an input of the network's crop size (traced for the export).
+        backend: ``torch`` (the module itself), ``torch_fused`` (a copy with folded BatchNorms in
+            channels-last memory, :func:`kprtrack.fuse.inference_copy`) or ``onnxruntime`` (CPU).
+        example: an input of the network's crop size, device and dtype (traced for the export).
 
     Raises:
         ValueError: unknown backend. ConfigError: see :class:`kprtrack.onnx_backend.OnnxRuntimeNetwork`.
     """
     if backend == "torch":
         return net
+    if backend == "torch_fused":
+        from kprtrack.fuse import inference_copy
+
+        return inference_copy(net)
     if backend == "onnxruntime":
         from kprtrack.onnx_backend import OnnxRuntimeNetwork
 
         return OnnxRuntimeNetwork(net, example)  # type: ignore[return-value]
-    raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
+    raise ValueError(f"backend must be one of torch, torch_fused, onnxruntime; got {backend!r}")
 
 
 @dataclass
@@ -128,7 +133,7 @@ class HRNetPoseEstimator:
         device: torch device for the network and the normalisation.
         dtype: compute dtype: ``"float32"`` (default), ``"float16"`` (CUDA only) or ``"bfloat16"``.
         flip_test: override the config's flip test.
-        backend: ``torch``, or ``onnxruntime`` (CPU, optional extra; :mod:`kprtrack.onnx_backend`).
+        backend: what runs the network: ``torch``, ``torch_fused`` or ``onnxruntime`` (:func:`network_backend`).
     """
 
     def __init__(

@@ -85,7 +85,8 @@ class TinyPoseEstimator:
         dtype: compute dtype: ``"float32"`` (default), ``"float16"`` (CUDA only) or ``"bfloat16"``.
         padding: box size multiplier before the aspect fix (1.25).
         blur_kernel_size: DARK kernel (3, as PaddleDetection).
-        backend: ``torch``, or ``onnxruntime`` (CPU, optional extra; :mod:`kprtrack.onnx_backend`).
+        backend: what runs the network: ``torch``, ``torch_fused`` or ``onnxruntime``
+            (:func:`~kprtrack.pose.estimator.network_backend`).
     """
 
     keypoint_format: str = "coco17"
@@ -135,7 +136,7 @@ class TinyPoseEstimator:
             dtype: compute dtype.
             padding: box padding.
             blur_kernel_size: DARK kernel.
-            backend: ``torch`` or ``onnxruntime``.
+            backend: ``torch``, ``torch_fused`` or ``onnxruntime``.
         """
         net = load_tinypose(checkpoint, variant)
         return cls(net, device=device, dtype=dtype, padding=padding, blur_kernel_size=blur_kernel_size, backend=backend)
