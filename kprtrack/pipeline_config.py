@@ -213,9 +213,11 @@ def describe_models(config: PipelineConfig) -> str:
     """One line naming the models a config runs, e.g. ``detector yolox (yolox_nano_coco, 608x1088), ...``."""
     det = config.detector
     size = f", {det.input_size[0]}x{det.input_size[1]}" if det.input_size else ""
+    size += f", {det.backend}" if det.backend != "torch" else ""
+    pose_backend = f", {config.pose.backend}" if config.pose.backend != "torch" else ""
     parts = [
         f"detector {det.kind} ({det.weights}{size})",
-        f"pose {config.pose.kind} ({config.pose.weights})",
+        f"pose {config.pose.kind} ({config.pose.weights}{pose_backend})",
         f"reid {config.reid.kind}" + (f" ({config.reid.weights})" if config.reid.kind != "none" else ""),
         f"tracker {config.tracker.kind}",
     ]

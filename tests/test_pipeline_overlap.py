@@ -157,3 +157,21 @@ def test_demo_pipeline_records_are_identical_with_overlap(tmp_path: Path):
     for seq_rec, ovl_rec in zip(runs[False], runs[True]):
         for key in ("boxes", "scores", "keypoints", "embeddings", "visibility", "track_ids"):
             np.testing.assert_array_equal(getattr(seq_rec, key), getattr(ovl_rec, key), err_msg=key)
+
+
+def test_kprtrack_run_writes_the_same_predictions_with_overlap(tmp_path: Path):
+    from kprtrack.run import RunOptions, run_video
+    from kprtrack.synth.config import make_config
+    from kprtrack.synth.writer import write_dataset
+
+    write_dataset(make_config("tiny", write_masks=False), tmp_path / "data")
+    seq = sorted((tmp_path / "data" / "images" / "val").iterdir())[0]
+    outs = {}
+    for overlap in ("false", "true"):
+        out = tmp_path / f"pred_{overlap}.json"
+        options = RunOptions(seq, out, config="demo", overrides=[f"overlap={overlap}"], max_frames=10)
+        options.mot = out.with_suffix(".txt")
+        summary = run_video(options)
+        assert summary.frames == 10
+        outs[overlap] = (out.read_text(), out.with_suffix(".txt").read_text())
+    assert outs["true"] == outs["false"] and outs["true"][1]
