@@ -47,11 +47,10 @@ def fold_batchnorms(module: nn.Module) -> int:
     folded = 0
     for sub in list(module.modules()):
         if isinstance(sub, nn.Sequential):
-            names = list(sub._modules)
-            for a, b in zip(names, names[1:]):
-                conv, bn = sub._modules[a], sub._modules[b]
+            for i in range(len(sub) - 1):
+                conv, bn = sub[i], sub[i + 1]
                 if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
-                    sub._modules[a], sub._modules[b] = fold_conv_bn(conv, bn), nn.Identity()
+                    sub[i], sub[i + 1] = fold_conv_bn(conv, bn), nn.Identity()
                     folded += 1
         for conv_name, bn_name in getattr(type(sub), "BN_PAIRS", ()):
             conv, bn = getattr(sub, conv_name), getattr(sub, bn_name)

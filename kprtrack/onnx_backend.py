@@ -3,8 +3,8 @@
 On a CPU, ONNX Runtime runs the convolutional stages (YOLOX, HRNet, PP-TinyPose) two to four times
 faster than eager torch on one thread (it keeps activations in a blocked layout between layers and
 fuses BatchNorm and activations into the convolutions; see README, "Speed and memory"). Outputs
-equal torch's to float32 rounding (about 1e-6). The transformer KPR encoder and the OMZ re-id
-network gain nothing and stay in torch.
+equal torch's to float32 rounding (about 1e-6). The KPR Swin encoder (2x slower in ONNX Runtime) and the OMZ re-id
+network (no faster) stay in torch.
 
 Needs the optional extra ``pip install 'kprtrack[onnxruntime]'`` (``onnxruntime`` to run, ``onnx``
 for torch's exporter); nothing here is imported unless a config asks for ``backend: onnxruntime``.
@@ -76,7 +76,7 @@ class OnnxRuntimeNetwork:
     ) -> None:
         ort = _import_onnxruntime()
         module = module.eval()
-        if next(module.parameters()).device.type != "cpu":
+        if example.device.type != "cpu" or any(p.device.type != "cpu" for p in module.parameters()):
             raise ConfigError("backend onnxruntime runs on the CPU only (use device: cpu or backend: torch)")
         net = module if method == "forward" else _Method(module, method)
         axes = {0: "batch", 2: "height", 3: "width"} if dynamic_size else {0: "batch"}

@@ -166,9 +166,8 @@ class Pipeline:
             ValueError: ``frame`` is not an RGB uint8 ``(H, W, 3)`` array, or the detector returned
                 arrays of the wrong shape (the message names the frame).
         """
-        check_frame(frame, frame_index)
         self._notify(frame_index)
-        item = self._detect(_Work(frame_index, frame))
+        item = self._detect(_Work(frame_index, frame))  # checks the frame first
         return self._track(self._embed(self._pose(item))).record
 
     def _detect(self, item: _Work) -> _Work:
