@@ -13,9 +13,10 @@ Three settings:
   folder, decoded into memory first (``--resize WxH`` stretches them).
 
 ``--overlap`` runs detection, pose and re-id of consecutive frames at the same time in threads
-(``overlap: true``); ``--set KEY=VALUE`` changes the config (e.g. ``threads=2``,
-``detector.backend=onnxruntime``). Per-stage figures are the busy time of each stage; with
-``--overlap`` they add up to more than the end-to-end time. On CUDA the peak GPU memory is printed.
+(``overlap: true``; without it the stages run one after the other, whatever the config says).
+``--set KEY=VALUE`` changes the config (e.g. ``threads=2``, ``detector.backend=onnxruntime``).
+Per-stage figures are the busy time of each stage; with ``--overlap`` they add up to more than the
+end-to-end time. On CUDA the peak GPU memory is printed.
 
 Examples::
 
@@ -42,9 +43,7 @@ import torch  # noqa: E402
 
 def overrides(args: argparse.Namespace) -> list[str]:
     """Config overrides from the command line (device, dtype, overlap, then ``--set``)."""
-    out = [f"device={args.device}", f"dtype={args.dtype}"]
-    if args.overlap:
-        out.append("overlap=true")
+    out = [f"device={args.device}", f"dtype={args.dtype}", f"overlap={'true' if args.overlap else 'false'}"]
     if args.threads:
         out.append(f"threads={args.threads}")
     return out + list(args.set)
