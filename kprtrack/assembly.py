@@ -24,14 +24,28 @@ def _context(config: PipelineConfig, context: BuildContext | None) -> BuildConte
     return BuildContext(config) if context is None else context
 
 
+def _check_backend(stage: object, section: str, config: PipelineConfig) -> None:
+    """Raise :class:`ConfigError` if a section asks for a backend its kind does not run on."""
+    wanted = getattr(config, section).backend
+    if getattr(stage, "backend", "torch") != wanted:
+        raise ConfigError(
+            f"{section}.backend: {section}.kind {getattr(config, section).kind} does not support {wanted!r} "
+            "(use backend: torch)"
+        )
+
+
 def build_detector(config: PipelineConfig, context: BuildContext | None = None) -> Detector:
-    """The configured person detector (``detector.kind``)."""
-    return DETECTORS.get(config.detector.kind)(config.detector, _context(config, context))
+    """The configured person detector (``detector.kind``, run by ``detector.backend``)."""
+    detector = DETECTORS.get(config.detector.kind)(config.detector, _context(config, context))
+    _check_backend(detector, "detector", config)
+    return detector
 
 
 def build_pose(config: PipelineConfig, context: BuildContext | None = None) -> PoseEstimator:
-    """The configured pose estimator (``pose.kind``)."""
-    return POSE_ESTIMATORS.get(config.pose.kind)(config.pose, _context(config, context))
+    """The configured pose estimator (``pose.kind``, run by ``pose.backend``)."""
+    pose = POSE_ESTIMATORS.get(config.pose.kind)(config.pose, _context(config, context))
+    _check_backend(pose, "pose", config)
+    return pose
 
 
 def build_embedder(config: PipelineConfig, context: BuildContext | None = None) -> Embedder | None:
@@ -92,4 +106,5 @@ def build_pipeline(config: PipelineConfig, frame_rate: float = 30.0, gt_path: st
         embedder=build_embedder(config, context),
         tracker=build_tracker(config, context),
         max_people=config.max_people,
+        overlap=config.overlap,
     )

@@ -2,7 +2,9 @@
 
 Each frame is processed as soon as it is decoded and yields one :class:`FrameRecord`; nothing is
 accumulated, so memory does not grow with the video's length. Decoding of the next frames
-overlaps with compute through the bounded prefetch queue of :class:`kprtrack.video.FrameSource`.
+overlaps with compute through the bounded prefetch queue of :class:`kprtrack.video.FrameSource`;
+with ``overlap`` the detection, pose and appearance stages of consecutive frames also run at the
+same time, each in a worker thread (:mod:`kprtrack.overlap`), the tracker staying sequential.
 """
 
 from __future__ import annotations
@@ -93,6 +95,8 @@ class Pipeline:
             trackers that need no appearance (e.g. the IoU baseline).
         tracker: associates detections over time (:class:`kprtrack.stages.Tracker`).
         max_people: keep at most this many highest-scoring detections per frame (bounds compute).
+        overlap: default of :meth:`track`'s ``overlap``: run detection, pose and appearance of
+            consecutive frames at the same time in worker threads (same records as without).
     """
 
     def __init__(
@@ -102,12 +106,14 @@ class Pipeline:
         embedder: Embedder | None,
         tracker: Tracker,
         max_people: int = 100,
+        overlap: bool = False,
     ) -> None:
         self.detector = detector
         self.pose = pose
         self.embedder = embedder
         self.tracker = tracker
         self.max_people = max_people
+        self.overlap = overlap
         self.timer = StageTimer()
 
     @classmethod
@@ -160,69 +166,131 @@ class Pipeline:
             ValueError: ``frame`` is not an RGB uint8 ``(H, W, 3)`` array, or the detector returned
                 arrays of the wrong shape (the message names the frame).
         """
-        check_frame(frame, frame_index)
         self._notify(frame_index)
-        sec = self.timer.seconds
+        item = self._detect(_Work(frame_index, frame))  # checks the frame first
+        return self._track(self._embed(self._pose(item))).record
+
+    def _detect(self, item: _Work) -> _Work:
+        """Check the frame and find its people (at most ``max_people``, the highest scores)."""
+        check_frame(item.frame, item.index)
         t0 = time.perf_counter()
-        boxes, scores = detections(self.detector.detect([frame])[0], frame_index)
+        boxes, scores = detections(self.detector.detect([item.frame])[0], item.index)
         if len(scores) > self.max_people:
             keep = np.sort(np.argsort(-scores, kind="stable")[: self.max_people])
             boxes, scores = boxes[keep], scores[keep]
-        t1 = time.perf_counter()
-        keypoints = self.pose.estimate(frame, boxes)
-        record = FrameRecord(
-            boxes=boxes,
-            scores=scores,
+        item.boxes, item.scores = boxes, scores
+        self.timer.seconds["detect"] += time.perf_counter() - t0
+        return item
+
+    def _pose(self, item: _Work) -> _Work:
+        """Keypoints of the detections: the frame's record, rows in detector order."""
+        t0 = time.perf_counter()
+        keypoints = self.pose.estimate(item.frame, item.boxes)
+        item.record = FrameRecord(
+            boxes=item.boxes,
+            scores=item.scores,
             keypoints=keypoints,
-            frame_index=frame_index,
+            frame_index=item.index,
             keypoint_format=self.pose.keypoint_format,
         )
-        t2 = time.perf_counter()
+        self.timer.seconds["pose"] += time.perf_counter() - t0
+        return item
+
+    def _embed(self, item: _Work) -> _Work:
+        """Appearance embeddings of the record's people (nothing without an embedder)."""
+        t0 = time.perf_counter()
         if self.embedder is not None:
-            embeddings, visibility = self.embedder.embed(frame, record.boxes, record.keypoints)
-            record = record.with_embeddings(embeddings, visibility)
-        t3 = time.perf_counter()
-        record = self.tracker.update(record)
-        t4 = time.perf_counter()
-        sec["detect"] += t1 - t0
-        sec["pose"] += t2 - t1
-        sec["reid"] += t3 - t2
-        sec["track"] += t4 - t3
+            record = item.record
+            embeddings, visibility = self.embedder.embed(item.frame, record.boxes, record.keypoints)
+            item.record = record.with_embeddings(embeddings, visibility)
+        self.timer.seconds["reid"] += time.perf_counter() - t0
+        return item
+
+    def _track(self, item: _Work) -> _Work:
+        """Track ids from the tracker (always called in frame order, one frame at a time)."""
+        t0 = time.perf_counter()
+        item.record = self.tracker.update(item.record)
+        self.timer.seconds["track"] += time.perf_counter() - t0
         self.timer.frames += 1
-        return record
+        return item
+
+    def _observes_frames(self) -> bool:
+        return any(isinstance(stage, FrameObserver) for stage in (self.detector, self.pose, self.embedder))
 
     def track(
-        self, source: FrameSource | str | Path | Iterable[np.ndarray], **source_kwargs: Any
+        self,
+        source: FrameSource | str | Path | Iterable[np.ndarray],
+        overlap: bool | None = None,
+        **source_kwargs: Any,
     ) -> Iterator[FrameRecord]:
         """Track a whole video online, yielding one record per frame.
 
         Args:
             source: a :class:`FrameSource`, a path (video file, image folder, PoseTrack21 sequence
                 folder) or any iterable of RGB frames.
+            overlap: run the stages of consecutive frames at the same time (see
+                :meth:`track_with_frames`); ``None``: the pipeline's ``overlap`` setting.
             **source_kwargs: ``start``, ``end``, ``max_frames`` when ``source`` is a path.
         """
-        for _, record in self.track_with_frames(source, **source_kwargs):
+        for _, record in self.track_with_frames(source, overlap, **source_kwargs):
             yield record
 
     def track_with_frames(
-        self, source: FrameSource | str | Path | Iterable[np.ndarray], **source_kwargs: Any
+        self,
+        source: FrameSource | str | Path | Iterable[np.ndarray],
+        overlap: bool | None = None,
+        **source_kwargs: Any,
     ) -> Iterator[tuple[np.ndarray, FrameRecord]]:
-        """Like :meth:`track`, but yield ``(rgb_frame, record)`` pairs (e.g. for drawing)."""
+        """Like :meth:`track`, but yield ``(rgb_frame, record)`` pairs (e.g. for drawing).
+
+        With ``overlap``, detection, pose and appearance each run in a worker thread
+        (:func:`kprtrack.overlap.run_in_threads`, two frames at most waiting between two of them):
+        while frame ``t`` is embedded, frame ``t + 1`` is in the pose stage and frame ``t + 2`` in
+        the detector. Every stage still sees the frames one at a time and in order, and the tracker
+        runs in the calling thread, so the records are the same as without overlap; an error is
+        raised after the records of all earlier frames were yielded. Pipelines with a stage that
+        observes frame indices (:class:`~kprtrack.stages.FrameObserver`, e.g. oracle stages) always
+        run sequentially. Per-stage times (:attr:`timer`) are then each worker's busy time.
+        """
+        from kprtrack.overlap import run_in_threads
         from kprtrack.video import FrameSource
 
         if isinstance(source, (str, Path)):
             source = FrameSource(source, **source_kwargs)
         frames = iter(source) if isinstance(source, FrameSource) else enumerate(source)
+        overlap = self.overlap if overlap is None else overlap
         try:
-            while True:
-                t0 = time.perf_counter()
-                try:
-                    index, frame = next(frames)
-                except StopIteration:
-                    return
-                self.timer.seconds["decode"] += time.perf_counter() - t0
-                yield frame, self.process(frame, index)
+            if overlap and not self._observes_frames():
+                steps = (self._detect, self._pose, self._embed)
+                for item in run_in_threads(self._timed_frames(frames), steps, queue_size=2, name="kprtrack"):
+                    yield item.frame, self._track(item).record
+            else:
+                for item in self._timed_frames(frames):
+                    self._notify(item.index)
+                    yield item.frame, self._track(self._embed(self._pose(self._detect(item)))).record
         finally:
             close = getattr(frames, "close", None)
             if close is not None:
                 close()  # stop the decoding thread now, also when a stage raised
+
+    def _timed_frames(self, frames: Iterator[tuple[int, np.ndarray]]) -> Iterator[_Work]:
+        """The frames as work items, the time spent waiting for each counted as ``decode``."""
+        while True:
+            t0 = time.perf_counter()
+            try:
+                index, frame = next(frames)
+            except StopIteration:
+                return
+            self.timer.seconds["decode"] += time.perf_counter() - t0
+            yield _Work(index, frame)
+
+
+@dataclass
+class _Work:
+    """One frame on its way through the stages (filled in stage by stage)."""
+
+    index: int
+    frame: np.ndarray
+    boxes: np.ndarray | None = None
+    scores: np.ndarray | None = None
+    record: FrameRecord | None = None

@@ -29,6 +29,9 @@ def make_activation(name: str) -> nn.Module:
 class BaseConv(nn.Module):
     """Conv2d (no bias, same padding) -> BatchNorm2d -> activation."""
 
+    #: conv -> BatchNorm pairs of ``forward`` (folded by :func:`kprtrack.fuse.inference_copy`).
+    BN_PAIRS = (("conv", "bn"),)
+
     def __init__(
         self, in_ch: int, out_ch: int, ksize: int, stride: int = 1, groups: int = 1, act: str = "silu"
     ) -> None:

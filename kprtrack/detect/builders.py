@@ -26,6 +26,7 @@ def build_yolox_detector(section: DetectorSection, context: BuildContext) -> Det
         "nms_threshold": section.nms_threshold,
         "device": config.device,
         "fp16": config.dtype == "float16",
+        "backend": section.backend,
     }
     variant = random_variant(section.weights)
     if variant is not None:

@@ -19,7 +19,12 @@ def build_hrnet(section: PoseSection, context: BuildContext) -> PoseEstimator:
     """Native HRNet from an mmpose checkpoint, or a random variant (``weights: random:hrnet_w32_256x192``)."""
     from kprtrack.pose.estimator import HRNetPoseEstimator
 
-    options = {"device": context.config.device, "dtype": context.config.dtype, "flip_test": section.flip_test}
+    options = {
+        "device": context.config.device,
+        "dtype": context.config.dtype,
+        "flip_test": section.flip_test,
+        "backend": section.backend,
+    }
     variant = random_variant(section.weights)
     if variant is not None:
         from kprtrack.pose.variants import build_pose_model
@@ -61,5 +66,8 @@ def build_tinypose(section: PoseSection, context: BuildContext) -> PoseEstimator
     from kprtrack.pose.tinypose_estimator import TinyPoseEstimator
 
     return TinyPoseEstimator.from_checkpoint(
-        checkpoint_path(section.weights), device=context.config.device, dtype=context.config.dtype
+        checkpoint_path(section.weights),
+        device=context.config.device,
+        dtype=context.config.dtype,
+        backend=section.backend,
     )

@@ -8,6 +8,7 @@ box -> centre/scale (padding, aspect fix) -> affine crop -> normalise -> HRNet -
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,6 +69,33 @@ def check_frame_and_boxes(frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return boxes
 
 
+def network_backend(
+    net: torch.nn.Module, backend: str, example: torch.Tensor
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """What runs a pose network (see :data:`kprtrack.pipeline_config.BACKENDS`).
+
+    Args:
+        net: crops ``(B, 3, h, w)`` -> heatmaps ``(B, K, H, W)``.
+        backend: ``torch`` (the module itself), ``torch_fused`` (a copy with folded BatchNorms in
+            channels-last memory, :func:`kprtrack.fuse.inference_copy`) or ``onnxruntime`` (CPU).
+        example: an input of the network's crop size, device and dtype (traced for the export).
+
+    Raises:
+        ValueError: unknown backend. ConfigError: see :class:`kprtrack.onnx_backend.OnnxRuntimeNetwork`.
+    """
+    if backend == "torch":
+        return net
+    if backend == "torch_fused":
+        from kprtrack.fuse import inference_copy
+
+        return inference_copy(net)
+    if backend == "onnxruntime":
+        from kprtrack.onnx_backend import OnnxRuntimeNetwork
+
+        return OnnxRuntimeNetwork(net, example)  # type: ignore[return-value]
+    raise ValueError(f"backend must be one of torch, torch_fused, onnxruntime; got {backend!r}")
+
+
 @dataclass
 class TopdownPrediction:
     """Everything one frame's pass computes.
@@ -105,6 +133,7 @@ class HRNetPoseEstimator:
         device: torch device for the network and the normalisation.
         dtype: compute dtype: ``"float32"`` (default), ``"float16"`` (CUDA only) or ``"bfloat16"``.
         flip_test: override the config's flip test.
+        backend: what runs the network: ``torch``, ``torch_fused`` or ``onnxruntime`` (:func:`network_backend`).
     """
 
     def __init__(
@@ -113,6 +142,7 @@ class HRNetPoseEstimator:
         device: str | torch.device = "cpu",
         dtype: str | torch.dtype = "float32",
         flip_test: bool | None = None,
+        backend: str = "torch",
     ) -> None:
         self.device = torch.device(device)
         self.dtype = resolve_dtype(dtype, self.device)
@@ -121,6 +151,9 @@ class HRNetPoseEstimator:
         self.codec = HeatmapCodec(self.cfg.codec)
         self.flip_test = self.cfg.pipeline.flip_test if flip_test is None else bool(flip_test)
         self.num_keypoints = self.cfg.head.out_channels
+        w, h = self.cfg.pipeline.input_size
+        self.backend = backend
+        self.network = network_backend(self.net, backend, torch.zeros(1, 3, h, w, device=self.device, dtype=self.dtype))
 
     @classmethod
     def from_checkpoint(
@@ -131,10 +164,11 @@ class HRNetPoseEstimator:
         device: str | torch.device = "cpu",
         dtype: str | torch.dtype = "float32",
         flip_test: bool | None = None,
+        backend: str = "torch",
     ) -> HRNetPoseEstimator:
         """Load an mmpose checkpoint (see :func:`kprtrack.pose.checkpoint.load_pose_model`)."""
         net, _ = load_pose_model(checkpoint, config=config, keypoint_format=keypoint_format)
-        return cls(net, device=device, dtype=dtype, flip_test=flip_test)
+        return cls(net, device=device, dtype=dtype, flip_test=flip_test, backend=backend)
 
     @property
     def keypoint_format(self) -> str:
@@ -172,7 +206,7 @@ class HRNetPoseEstimator:
         crops, centers, scales = crop_boxes(frame, boxes, p.input_size, p.bbox_padding, p.use_udp)
         inputs = normalize_crops(crops, p.mean, p.std, swap_channels=frame_is_rgb != p.network_rgb, device=self.device)
         flip = p.flip_indices if self.flip_test else None
-        merged, original, flipped_raw = predict_heatmaps(self.net, inputs.to(self.dtype), flip, p.shift_heatmap)
+        merged, original, flipped_raw = predict_heatmaps(self.network, inputs.to(self.dtype), flip, p.shift_heatmap)
         heatmaps = merged.cpu().numpy()
         kp_crop, scores = self.codec.decode(heatmaps)
         return TopdownPrediction(

@@ -23,6 +23,9 @@ def _bn(channels: int, eps: float) -> nn.BatchNorm2d:
 class BasicBlock(nn.Module):
     """Two 3x3 convs with a residual connection (expansion 1)."""
 
+    #: conv -> BatchNorm pairs of ``forward`` (folded by :func:`kprtrack.fuse.inference_copy`).
+    BN_PAIRS = (("conv1", "bn1"), ("conv2", "bn2"))
+
     def __init__(self, in_channels: int, out_channels: int, downsample: nn.Module | None, eps: float) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, 1, 1, bias=False)
@@ -42,6 +45,9 @@ class BasicBlock(nn.Module):
 
 class Bottleneck(nn.Module):
     """1x1 -> 3x3 -> 1x1 convs with a residual connection (expansion 4)."""
+
+    #: conv -> BatchNorm pairs of ``forward`` (folded by :func:`kprtrack.fuse.inference_copy`).
+    BN_PAIRS = (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3"))
 
     def __init__(self, in_channels: int, out_channels: int, downsample: nn.Module | None, eps: float) -> None:
         super().__init__()
@@ -142,6 +148,9 @@ class HRModule(nn.Module):
 
 class HRNet(nn.Module):
     """High-Resolution Network (Sun et al., CVPR 2019), mmpose flavour."""
+
+    #: conv -> BatchNorm pairs of ``forward`` (folded by :func:`kprtrack.fuse.inference_copy`).
+    BN_PAIRS = (("conv1", "bn1"), ("conv2", "bn2"))
 
     def __init__(self, cfg: HRNetConfig) -> None:
         super().__init__()

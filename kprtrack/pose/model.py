@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -46,7 +46,10 @@ def flip_heatmaps(heatmaps: torch.Tensor, flip_indices: Sequence[int], shift: bo
 
 
 def predict_heatmaps(
-    net: nn.Module, inputs: torch.Tensor, flip_indices: Sequence[int] | None, shift: bool = True
+    net: Callable[[torch.Tensor], torch.Tensor],
+    inputs: torch.Tensor,
+    flip_indices: Sequence[int] | None,
+    shift: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """Run the network, optionally with the flip test, in one batch of ``2B`` crops.
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from kprtrack.pose.codecs import heatmap_maximum, refine_dark
-from kprtrack.pose.estimator import TopdownPrediction, check_frame_and_boxes, resolve_dtype
+from kprtrack.pose.estimator import TopdownPrediction, check_frame_and_boxes, network_backend, resolve_dtype
 from kprtrack.pose.tinypose import TinyPoseNet, load_tinypose
 from kprtrack.pose.transforms import crop_boxes, get_udp_warp_matrix, normalize_crops, warp_keypoints
 
@@ -85,6 +85,8 @@ class TinyPoseEstimator:
         dtype: compute dtype: ``"float32"`` (default), ``"float16"`` (CUDA only) or ``"bfloat16"``.
         padding: box size multiplier before the aspect fix (1.25).
         blur_kernel_size: DARK kernel (3, as PaddleDetection).
+        backend: what runs the network: ``torch``, ``torch_fused`` or ``onnxruntime``
+            (:func:`~kprtrack.pose.estimator.network_backend`).
     """
 
     keypoint_format: str = "coco17"
@@ -96,6 +98,7 @@ class TinyPoseEstimator:
         dtype: str | torch.dtype = "float32",
         padding: float = 1.25,
         blur_kernel_size: int = 3,
+        backend: str = "torch",
     ) -> None:
         if padding <= 0:
             raise ValueError(f"padding must be > 0, got {padding}")
@@ -109,6 +112,9 @@ class TinyPoseEstimator:
         self.num_keypoints = net.arch.num_keypoints
         self.padding = float(padding)
         self.blur_kernel_size = int(blur_kernel_size)
+        self.backend = backend
+        w, h = self.input_size
+        self.network = network_backend(self.net, backend, torch.zeros(1, 3, h, w, device=self.device, dtype=self.dtype))
 
     @classmethod
     def from_checkpoint(
@@ -119,6 +125,7 @@ class TinyPoseEstimator:
         dtype: str | torch.dtype = "float32",
         padding: float = 1.25,
         blur_kernel_size: int = 3,
+        backend: str = "torch",
     ) -> TinyPoseEstimator:
         """Load a converted state dict (``weights/tinypose_*.pth``, see :func:`kprtrack.pose.tinypose.load_tinypose`).
 
@@ -129,9 +136,10 @@ class TinyPoseEstimator:
             dtype: compute dtype.
             padding: box padding.
             blur_kernel_size: DARK kernel.
+            backend: ``torch``, ``torch_fused`` or ``onnxruntime``.
         """
         net = load_tinypose(checkpoint, variant)
-        return cls(net, device=device, dtype=dtype, padding=padding, blur_kernel_size=blur_kernel_size)
+        return cls(net, device=device, dtype=dtype, padding=padding, blur_kernel_size=blur_kernel_size, backend=backend)
 
     @torch.inference_mode()
     def predict(self, frame: np.ndarray, boxes: np.ndarray, frame_is_rgb: bool = True) -> TopdownPrediction:
@@ -165,7 +173,7 @@ class TinyPoseEstimator:
         inputs = normalize_crops(
             crops, IMAGENET_MEAN_255, IMAGENET_STD_255, swap_channels=not frame_is_rgb, device=self.device
         )
-        heatmaps = self.net(inputs.to(self.dtype)).float().cpu().numpy()
+        heatmaps = self.network(inputs.to(self.dtype)).float().cpu().numpy()
         kp_crop, scores = decode_heatmaps(heatmaps, self.input_size, self.blur_kernel_size)
         return TopdownPrediction(
             centers=centers,
