@@ -120,6 +120,31 @@ class TopdownPrediction:
     keypoints: np.ndarray
     scores: np.ndarray
 
+    @classmethod
+    def empty(
+        cls, num_keypoints: int, input_size: tuple[int, int], heatmap_size: tuple[int, int], with_flip: bool
+    ) -> TopdownPrediction:
+        """The prediction for a frame without boxes (``N = 0``).
+
+        Args:
+            num_keypoints: ``K``.
+            input_size: network input ``(w, h)``: the crops are ``(0, h, w, 3)``.
+            heatmap_size: heatmap ``(W, H)``: the heatmaps are ``(0, K, H, W)``.
+            with_flip: flip test on: ``heatmaps_flipped_raw`` is an empty array instead of ``None``.
+        """
+        (w, h), (hw, hh) = input_size, heatmap_size
+        heatmaps = np.zeros((0, num_keypoints, hh, hw), dtype=np.float32)
+        return cls(
+            centers=np.zeros((0, 2), np.float32),
+            scales=np.zeros((0, 2), np.float32),
+            crops=np.zeros((0, h, w, 3), np.uint8),
+            heatmaps=heatmaps,
+            heatmaps_original=heatmaps,
+            heatmaps_flipped_raw=heatmaps.copy() if with_flip else None,
+            keypoints=np.zeros((0, num_keypoints, 2), np.float32),
+            scores=np.zeros((0, num_keypoints), np.float32),
+        )
+
     def as_array(self) -> np.ndarray:
         """``(N, K, 3)`` float32 ``x, y, score``."""
         return np.concatenate([self.keypoints, self.scores[..., None]], axis=-1).astype(np.float32)
@@ -188,20 +213,10 @@ class HRNetPoseEstimator:
             A :class:`TopdownPrediction` with ``N`` entries.
         """
         boxes = check_frame_and_boxes(frame, boxes)
-        p, k = self.cfg.pipeline, self.num_keypoints
-        w, h = p.input_size
-        hw, hh = self.cfg.codec.heatmap_size
+        p = self.cfg.pipeline
         if len(boxes) == 0:
-            empty_hm = np.zeros((0, k, hh, hw), dtype=np.float32)
-            return TopdownPrediction(
-                centers=np.zeros((0, 2), np.float32),
-                scales=np.zeros((0, 2), np.float32),
-                crops=np.zeros((0, h, w, 3), np.uint8),
-                heatmaps=empty_hm,
-                heatmaps_original=empty_hm,
-                heatmaps_flipped_raw=empty_hm.copy() if self.flip_test else None,
-                keypoints=np.zeros((0, k, 2), np.float32),
-                scores=np.zeros((0, k), np.float32),
+            return TopdownPrediction.empty(
+                self.num_keypoints, p.input_size, self.cfg.codec.heatmap_size, with_flip=self.flip_test
             )
         crops, centers, scales = crop_boxes(frame, boxes, p.input_size, p.bbox_padding, p.use_udp)
         inputs = normalize_crops(crops, p.mean, p.std, swap_channels=frame_is_rgb != p.network_rgb, device=self.device)

@@ -155,20 +155,8 @@ class TinyPoseEstimator:
             ``heatmaps_original`` is ``heatmaps``, ``heatmaps_flipped_raw`` is ``None``).
         """
         boxes = check_frame_and_boxes(frame, boxes)
-        w, h = self.input_size
         if len(boxes) == 0:
-            hw, hh = self.heatmap_size
-            empty = np.zeros((0, self.num_keypoints, hh, hw), dtype=np.float32)
-            return TopdownPrediction(
-                centers=np.zeros((0, 2), np.float32),
-                scales=np.zeros((0, 2), np.float32),
-                crops=np.zeros((0, h, w, 3), np.uint8),
-                heatmaps=empty,
-                heatmaps_original=empty,
-                heatmaps_flipped_raw=None,
-                keypoints=np.zeros((0, self.num_keypoints, 2), np.float32),
-                scores=np.zeros((0, self.num_keypoints), np.float32),
-            )
+            return TopdownPrediction.empty(self.num_keypoints, self.input_size, self.heatmap_size, with_flip=False)
         crops, centers, scales = crop_boxes(frame, boxes, self.input_size, self.padding, use_udp=True)
         inputs = normalize_crops(
             crops, IMAGENET_MEAN_255, IMAGENET_STD_255, swap_channels=not frame_is_rgb, device=self.device
