@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -31,9 +30,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from kprtrack.eval.coco_keypoints import coco_oks, load_coco_keypoints  # noqa: E402
 from kprtrack.pose.tinypose_estimator import IMAGENET_MEAN_255, IMAGENET_STD_255, TinyPoseEstimator  # noqa: E402
 from kprtrack.pose.transforms import normalize_crops  # noqa: E402
-from kprtrack.track.costs import OKS_SIGMAS  # noqa: E402
 from kprtrack.weights import repo_weights_dir  # noqa: E402
 
 OCCLUDED_SKIER = 467657
@@ -52,33 +51,26 @@ class Person:
 
 
 def load_people(root: Path) -> tuple[list[np.ndarray], list[Person]]:
-    """RGB images and the people with at least one labelled joint (COCOeval's ``num_keypoints > 0``)."""
-    doc = json.loads((root / "test_coco.json").read_text())
-    index = {img["id"]: i for i, img in enumerate(doc["images"])}
-    images = [cv2.cvtColor(cv2.imread(str(root / img["file_name"])), cv2.COLOR_BGR2RGB) for img in doc["images"]]
-    people = []
-    for ann in sorted(doc["annotations"], key=lambda a: a["id"]):
-        if ann["num_keypoints"] == 0 or ann.get("iscrowd", 0):
-            continue
-        x, y, w, h = ann["bbox"]
-        people.append(
-            Person(
-                image=index[ann["image_id"]],
-                box_xyxy=np.array([x, y, x + w, y + h], np.float32),
-                keypoints=np.asarray(ann["keypoints"], np.float64).reshape(17, 3),
-                area=float(ann["area"]),
-                ann_id=int(ann["id"]),
-            )
+    """RGB images and the people with at least one labelled joint (COCOeval's ``num_keypoints > 0``), by id."""
+    coco = load_coco_keypoints(root / "test_coco.json")
+    images = [cv2.cvtColor(cv2.imread(str(root / img.file_name)), cv2.COLOR_BGR2RGB) for img in coco]
+    people = [
+        Person(
+            image=i,
+            box_xyxy=img.boxes[j].astype(np.float32),
+            keypoints=img.keypoints[j],
+            area=float(img.areas[j]),
+            ann_id=int(img.ann_ids[j]),
         )
-    return images, people
+        for i, img in enumerate(coco)
+        for j in range(len(img.ann_ids))
+    ]
+    return images, sorted(people, key=lambda p: p.ann_id)
 
 
-def coco_oks(pred_xy: np.ndarray, gt: np.ndarray, area: float) -> float:
-    """COCOeval's OKS of one prediction against one ground truth (labelled joints only)."""
-    labelled = gt[:, 2] > 0
-    d2 = ((pred_xy - gt[:, :2]) ** 2).sum(-1)
-    e = d2 / ((2 * OKS_SIGMAS) ** 2) / (area + np.spacing(1)) / 2
-    return float(np.exp(-e[labelled]).mean())
+def person_oks(pred_xy: np.ndarray, person: Person) -> float:
+    """COCOeval's OKS of one ``(17, 2)`` prediction against one person (labelled joints only)."""
+    return float(coco_oks(pred_xy[None], person.keypoints[None], np.array([person.area]))[0, 0])
 
 
 def predict_all(est: TinyPoseEstimator, images: list[np.ndarray], people: list[Person]) -> np.ndarray:
@@ -168,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     for variant in args.variants:
         est = TinyPoseEstimator.from_checkpoint(args.weights / f"{variant}.pth", variant)
         poses = predict_all(est, images, people)
-        oks = np.array([coco_oks(poses[i, :, :2], p.keypoints, p.area) for i, p in enumerate(people)])
+        oks = np.array([person_oks(poses[i, :, :2], p) for i, p in enumerate(people)])
         skier = [i for i, p in enumerate(people) if p.ann_id == OCCLUDED_SKIER]
         oks_rows.append((variant, oks.mean(), (oks >= 0.5).mean(), oks.min(), oks[skier[0]] if skier else float("nan")))
 

@@ -34,6 +34,7 @@ class CocoImage:
         keypoints: ``(n, 17, 3)`` labelled people, ``x, y, v``.
         boxes: ``(n, 4)`` their xyxy boxes.
         areas: ``(n,)`` their segmentation areas (OKS scale).
+        ann_ids: ``(n,)`` their annotation ids.
         ignored_boxes: ``(m, 4)`` xyxy boxes of people without labelled joints and crowds.
     """
 
@@ -41,6 +42,7 @@ class CocoImage:
     keypoints: np.ndarray
     boxes: np.ndarray
     areas: np.ndarray
+    ann_ids: np.ndarray
     ignored_boxes: np.ndarray
 
 
@@ -66,6 +68,7 @@ def load_coco_keypoints(path: str | os.PathLike[str]) -> list[CocoImage]:
                 keypoints=np.array([a["keypoints"] for a in labelled], np.float64).reshape(-1, 17, 3),
                 boxes=np.array([_xyxy(a["bbox"]) for a in labelled], np.float64).reshape(-1, 4),
                 areas=np.array([a["area"] for a in labelled], np.float64),
+                ann_ids=np.array([a["id"] for a in labelled], np.int64),
                 ignored_boxes=np.array([_xyxy(a["bbox"]) for a in ignored], np.float64).reshape(-1, 4),
             )
         )
