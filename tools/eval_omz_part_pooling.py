@@ -32,11 +32,10 @@ for p in (ROOT, ROOT / "tools"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from eval_real_reid import REAL, load_gt, roc_auc  # noqa: E402
+from eval_real_reid import REAL, Crops, clip_names, gt_frames, match_summary, pair_distances  # noqa: E402
 
 from kprtrack.pose.codecs import heatmap_maximum, refine_dark_udp  # noqa: E402
 from kprtrack.pose.transforms import bbox_xyxy_to_center_scale, fix_aspect_ratio, get_udp_warp_matrix  # noqa: E402
-from kprtrack.reid.distance import tracking_distance  # noqa: E402
 from kprtrack.reid.embedder import crop_boxes  # noqa: E402
 from kprtrack.reid.omz_embedder import OMZReidEmbedder  # noqa: E402
 from kprtrack.reid.prompts import PROMPT_GROUPINGS  # noqa: E402
@@ -106,24 +105,21 @@ def part_entries(embedder: OMZReidEmbedder, fmap: torch.Tensor, masks: np.ndarra
 
 
 def evaluate(items: list[dict], emb: np.ndarray, vis: np.ndarray, title: str, occluded_only: bool = False) -> None:
-    pos, neg = [], []
+    """Print the pair figures of descriptors ``emb (N, P, D)`` / ``vis (N, P)`` of ``items``; ``occluded_only``:
+    only the pairs with a crop of visibility < 0.5."""
+    clips = []
     for seq in sorted({it["seq"] for it in items}):
         idx = np.array([i for i, it in enumerate(items) if it["seq"] == seq])
-        d = tracking_distance(emb[idx], vis[idx], emb[idx], vis[idx])
-        ids = np.array([items[i]["id"] for i in idx])
-        fr = np.array([items[i]["frame"] for i in idx])
-        occ = np.array([items[i]["visibility"] < 0.5 for i in idx])
-        i, j = np.triu_indices(len(idx), 1)
-        keep = (occ[i] | occ[j]) if occluded_only else np.ones(len(i), bool)
-        p = keep & (ids[i] == ids[j]) & (fr[i] != fr[j])
-        n = keep & (ids[i] != ids[j]) & (fr[i] == fr[j])
-        pos.append(d[i[p], j[p]])
-        neg.append(d[i[n], j[n]])
-    pos, neg = np.concatenate(pos), np.concatenate(neg)
-    thr = np.quantile(pos, 0.95)
+        column = {key: np.array([items[i][key] for i in idx]) for key in ("frame", "id", "visibility", "height")}
+        clips.append(
+            Crops(seq, column["frame"], column["id"], column["visibility"], column["height"], emb[idx], vis[idx])
+        )
+    keep = (lambda c: c.visibility < 0.5) if occluded_only else None
+    pos, neg, _ = pair_distances(clips, keep, either=True)
+    auc, thr, false_rate = match_summary(pos, neg)
     print(
-        f"{title:62s} {len(pos):5d}/{len(neg):5d} pairs  AUC {roc_auc(pos, neg):.4f}  "
-        f"d95 {thr:.3f}  false-match rate there {np.mean(neg <= thr):.4f}"
+        f"{title:62s} {len(pos):5d}/{len(neg):5d} pairs  AUC {auc:.4f}  "
+        f"d95 {thr:.3f}  false-match rate there {false_rate:.4f}"
     )
 
 
@@ -136,12 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     embedder = OMZReidEmbedder.from_checkpoint(args.weights)
     pose = TinyPose()
     items = []
-    for seq in [s for s in (args.mot17 / "gt" / "mot" / "seqmap.txt").read_text().split()[1:]]:
-        gt = load_gt(args.mot17 / "gt" / "mot" / seq)
-        for f in np.unique(gt[:, 0]).astype(int):
-            frame = cv2.cvtColor(cv2.imread(str(args.mot17 / "images" / seq / f"{f:06d}.jpg")), cv2.COLOR_BGR2RGB)
-            sel = gt[gt[:, 0] == f]
-            boxes = np.stack([sel[:, 2] - 1, sel[:, 3] - 1, sel[:, 2] - 1 + sel[:, 4], sel[:, 3] - 1 + sel[:, 5]], 1)
+    for seq in clip_names(args.mot17):
+        for f, frame, sel, boxes in gt_frames(args.mot17, seq):
             kps = pose.estimate(frame, boxes.astype(np.float32))
             windows = crop_boxes(frame.shape[:2], boxes)
             x = embedder.preprocess([frame[t:b, l:r] for l, t, r, b in windows])
@@ -152,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
             cell = np.stack([(windows[:, 2] - windows[:, 0]) / w, (windows[:, 3] - windows[:, 1]) / h], 1)
             cells = (kps[:, :, :2] - windows[:, None, :2]) / cell[:, None] - 0.5
             for i in range(len(sel)):
-                items.append(dict(seq=seq, frame=f, id=int(sel[i, 1]), visibility=sel[i, 8], glob=glob[i],
-                                  fmap=fmap[i], cells=cells[i], scores=kps[i, :, 2]))  # fmt: skip
+                items.append(dict(seq=seq, frame=f, id=int(sel[i, 1]), visibility=sel[i, 8], height=sel[i, 5],
+                                  glob=glob[i], fmap=fmap[i], cells=cells[i], scores=kps[i, :, 2]))  # fmt: skip
     n = len(items)
     glob = np.stack([it["glob"] for it in items])[:, None]
     ones = np.ones((n, 1), bool)

@@ -24,6 +24,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,13 +118,25 @@ def load_gt(seq_dir: Path) -> np.ndarray:
     return gt[(gt[:, 6] == 1) & (gt[:, 7] == 1)]
 
 
-def embed_clip(embedder: OMZReidEmbedder, root: Path, seq: str) -> Crops:
+def clip_names(root: Path) -> list[str]:
+    """The clips of a MOT-format folder, in its ``gt/mot/seqmap.txt`` order."""
+    return (root / "gt" / "mot" / "seqmap.txt").read_text().split()[1:]
+
+
+def gt_frames(root: Path, seq: str) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """Each annotated frame of clip ``seq``: its number, the RGB image ``(H, W, 3)``, its evaluated
+    pedestrians' gt rows ``(n, 9)`` and their ``(n, 4)`` xyxy boxes (MOT's 1-based corner made 0-based)."""
     gt = load_gt(root / "gt" / "mot" / seq)
-    rows, embs, viss = [], [], []
     for f in np.unique(gt[:, 0]).astype(int):
         frame = cv2.cvtColor(cv2.imread(str(root / "images" / seq / f"{f:06d}.jpg")), cv2.COLOR_BGR2RGB)
         sel = gt[gt[:, 0] == f]
         boxes = np.stack([sel[:, 2] - 1, sel[:, 3] - 1, sel[:, 2] - 1 + sel[:, 4], sel[:, 3] - 1 + sel[:, 5]], 1)
+        yield f, frame, sel, boxes
+
+
+def embed_clip(embedder: OMZReidEmbedder, root: Path, seq: str) -> Crops:
+    rows, embs, viss = [], [], []
+    for _, frame, sel, boxes in gt_frames(root, seq):
         emb, vis = embedder.embed(frame, boxes)
         rows.append(sel)
         embs.append(emb)
@@ -134,14 +147,20 @@ def embed_clip(embedder: OMZReidEmbedder, root: Path, seq: str) -> Crops:
     )
 
 
-def pair_distances(clips: list[Crops], keep=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Tracking distances of positive and negative pairs, and the frame gaps of the positives."""
+def pair_distances(
+    clips: list[Crops], keep: Callable[[Crops], np.ndarray] | None = None, either: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tracking distances of positive and negative pairs, and the frame gaps of the positives.
+
+    ``keep(clip)`` is an ``(M,)`` bool mask of the crops to count: a pair counts when both of its
+    crops pass (``either``: when one of them does). ``None``: every pair counts.
+    """
     pos, neg, gaps = [], [], []
     for c in clips:
         ok = np.ones(len(c.ident), bool) if keep is None else keep(c)
         d = tracking_distance(c.emb, c.vis, c.emb, c.vis)
         i, j = np.triu_indices(len(c.ident), k=1)
-        valid = ok[i] & ok[j]
+        valid = (ok[i] | ok[j]) if either else (ok[i] & ok[j])
         same_id = c.ident[i] == c.ident[j]
         same_frame = c.frame[i] == c.frame[j]
         p = valid & same_id & ~same_frame
@@ -167,22 +186,28 @@ def roc_auc(pos: np.ndarray, neg: np.ndarray) -> float:
     return float((r_neg - n_neg * (n_neg + 1) / 2) / (n_pos * n_neg))
 
 
+def match_summary(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float, float]:
+    """``(ROC-AUC, d keeping 95 % of the positives, share of negatives at or below that d)``."""
+    thr = float(np.quantile(pos, 0.95))
+    return roc_auc(pos, neg), thr, float(np.mean(neg <= thr))
+
+
 def reid_report(pos: np.ndarray, neg: np.ndarray, title: str) -> None:
     q = (5, 25, 50, 75, 95)
-    thr = float(np.quantile(pos, 0.95))
+    auc, thr, false_rate = match_summary(pos, neg)
     readme = float(cosine_to_tracking_distance(0.53))
-    print(f"  {title}: {len(pos)} positive / {len(neg)} negative pairs, ROC-AUC {roc_auc(pos, neg):.4f}")
+    print(f"  {title}: {len(pos)} positive / {len(neg)} negative pairs, ROC-AUC {auc:.4f}")
     print(f"    d positives q{q}: {np.round(np.quantile(pos, np.array(q) / 100), 3).tolist()}")
     print(f"    d negatives q{q}: {np.round(np.quantile(neg, np.array(q) / 100), 3).tolist()}")
     print(f"    d keeping 95% of true matches: {thr:.3f} (cosine distance {2 * thr**2:.3f}); "
-          f"false-match rate there {np.mean(neg <= thr):.4f}")  # fmt: skip
+          f"false-match rate there {false_rate:.4f}")  # fmt: skip
     print(f"    at README cosine 0.53 (d {readme:.3f}): true-match rate {np.mean(pos <= readme):.4f}, "
           f"false-match rate {np.mean(neg <= readme):.4f}")  # fmt: skip
 
 
 def mot17_report(embedder: OMZReidEmbedder, args: argparse.Namespace) -> None:
     root = args.mot17
-    seqs = [s.strip() for s in (root / "gt" / "mot" / "seqmap.txt").read_text().split()[1:] if s.strip()]
+    seqs = clip_names(root)
     start = time.perf_counter()
     clips = [embed_clip(embedder, root, s) for s in seqs]
     n = sum(len(c.ident) for c in clips)
@@ -196,10 +221,10 @@ def mot17_report(embedder: OMZReidEmbedder, args: argparse.Namespace) -> None:
     for c in clips:
         p, q, _ = pair_distances([c])
         if len(p) and len(q):
-            thr = np.quantile(p, 0.95)
+            auc, thr, false_rate = match_summary(p, q)
             print(
-                f"    {c.seq}: {len(set(c.ident))} ids, AUC {roc_auc(p, q):.4f}, "
-                f"95%-match d {thr:.3f}, false-match rate there {np.mean(q <= thr):.4f}"
+                f"    {c.seq}: {len(set(c.ident))} ids, AUC {auc:.4f}, "
+                f"95%-match d {thr:.3f}, false-match rate there {false_rate:.4f}"
             )
 
 
