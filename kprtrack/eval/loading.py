@@ -22,7 +22,14 @@ from typing import Any
 import numpy as np
 
 from kprtrack.errors import KprtrackError
-from kprtrack.io.posetrack21 import MAX_TRACK_ID, PoseTrackFormatError, read_json
+from kprtrack.io.posetrack21 import (
+    PoseTrackFormatError,
+    check_top_lists,
+    check_track_id,
+    is_json_int,
+    read_json,
+    require_keys,
+)
 
 NUM_RAW_JOINTS = 17
 
@@ -123,10 +130,6 @@ def _is_number(v: Any) -> bool:
     return type(v) is int or type(v) is float
 
 
-def _is_int(v: Any) -> bool:
-    return type(v) is int
-
-
 def _numbers(path: Path, record: str, name: str, value: Any, length: int | None) -> list:
     if not isinstance(value, list):
         raise PoseTrackFormatError(path, f"expected a list of numbers, got {type(value).__name__}", record, name)
@@ -148,22 +151,8 @@ def _finite_rows(path: Path, array: np.ndarray, records: list[int], name: str) -
 
 
 def _top_level(path: Path, data: Any) -> tuple[list, list]:
-    if not isinstance(data, dict):
-        raise PoseTrackFormatError(path, "expected a JSON object at the top level")
-    for key in ("images", "annotations"):
-        if key not in data:
-            raise PoseTrackFormatError(path, f"missing top-level key '{key}'")
-        if not isinstance(data[key], list):
-            raise PoseTrackFormatError(path, f"'{key}' must be a list")
+    check_top_lists(path, data, ("images", "annotations"))
     return data["images"], data["annotations"]
-
-
-def _require(path: Path, record: str, obj: Any, fields: tuple[str, ...]) -> None:
-    if not isinstance(obj, dict):
-        raise PoseTrackFormatError(path, f"expected an object, got {type(obj).__name__}", record)
-    for name in fields:
-        if name not in obj:
-            raise PoseTrackFormatError(path, "missing key", record, name)
 
 
 # ----------------------------------------------------------------------------- images
@@ -174,8 +163,8 @@ def _gt_images(path: Path, images: list) -> tuple[list[int], np.ndarray, list[tu
     regions = []
     for i, img in enumerate(images):
         rec = f"images[{i}]"
-        _require(path, rec, img, ("id", "is_labeled", "ignore_regions_x", "ignore_regions_y"))
-        if not _is_int(img["id"]):
+        require_keys(path, rec, img, ("id", "is_labeled", "ignore_regions_x", "ignore_regions_y"))
+        if not is_json_int(img["id"]):
             raise PoseTrackFormatError(path, f"expected an integer id, got {img['id']!r}", rec, "id")
         if img["id"] in seen:
             raise PoseTrackFormatError(path, f"duplicate image id (also images[{seen[img['id']]}])", rec, "id")
@@ -206,8 +195,8 @@ def _aligned_prediction_images(path: Path, images: list, gt_ids: list[int]) -> N
     seen: set[int] = set()
     for i, img in enumerate(images):
         rec = f"images[{i}]"
-        _require(path, rec, img, ("id",))
-        if not _is_int(img["id"]):
+        require_keys(path, rec, img, ("id",))
+        if not is_json_int(img["id"]):
             raise PoseTrackFormatError(path, f"expected an integer id, got {img['id']!r}", rec, "id")
         if img["id"] not in gt_set:
             raise PoseTrackFormatError(path, f"unknown image id {img['id']} (not in the ground truth)", rec, "id")
@@ -252,19 +241,14 @@ def _persons(
     seen: dict[tuple[int, int], int] = {}
     for i, ann in enumerate(annotations):
         rec = f"annotations[{i}]"
-        _require(path, rec, ann, required)
+        require_keys(path, rec, ann, required)
         image_id = ann["image_id"]
-        if not _is_int(image_id) or image_id not in index:
+        if not is_json_int(image_id) or image_id not in index:
             where = "images" if is_gt else "the prediction's images"
             raise PoseTrackFormatError(path, f"unknown image id {image_id!r} (not in {where})", rec, "image_id")
         kps.append(_numbers(path, rec, "keypoints", ann["keypoints"], 3 * NUM_RAW_JOINTS))
         tid = ann["track_id"]
-        if not _is_int(tid):
-            raise PoseTrackFormatError(path, f"expected a non-negative integer, got {tid!r}", rec, "track_id")
-        if tid < 0:
-            raise PoseTrackFormatError(path, f"negative track ids are not allowed, got {tid}", rec, "track_id")
-        if tid > MAX_TRACK_ID:
-            raise PoseTrackFormatError(path, f"track id {tid} does not fit 64 bits", rec, "track_id")
+        check_track_id(path, rec, tid)
         t = index[image_id]
         if (t, tid) in seen:
             raise PoseTrackFormatError(

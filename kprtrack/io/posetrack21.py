@@ -87,7 +87,8 @@ def make_image_id(vid_id: int, frame_index: int) -> int:
 
 
 # ----------------------------------------------------------------------------- validation helpers
-def _is_int(v: Any) -> bool:
+def is_json_int(v: Any) -> bool:
+    """An integer of a JSON document (``True``/``False`` are not)."""
     return isinstance(v, int) and not isinstance(v, bool)
 
 
@@ -103,8 +104,9 @@ def _check_numbers(path: Path, record: str, name: str, value: Any, length: int |
             raise PoseTrackFormatError(path, "contains NaN or inf", record, name)
 
 
-def _check_track_id(path: Path, record: str, value: Any) -> None:
-    if not _is_int(value):
+def check_track_id(path: Path, record: str, value: Any) -> None:
+    """Raise :class:`PoseTrackFormatError` unless ``value`` is a track id (an integer in ``[0, MAX_TRACK_ID]``)."""
+    if not is_json_int(value):
         raise PoseTrackFormatError(path, f"expected a non-negative integer, got {value!r}", record, "track_id")
     if value < 0:
         raise PoseTrackFormatError(path, f"negative track ids are not allowed, got {value}", record, "track_id")
@@ -112,7 +114,8 @@ def _check_track_id(path: Path, record: str, value: Any) -> None:
         raise PoseTrackFormatError(path, f"track id {value} does not fit 64 bits", record, "track_id")
 
 
-def _require(path: Path, record: str, obj: Any, fields: Sequence[str]) -> None:
+def require_keys(path: Path, record: str, obj: Any, fields: Sequence[str]) -> None:
+    """Raise :class:`PoseTrackFormatError` unless ``obj`` is an object with all of ``fields``."""
     if not isinstance(obj, dict):
         raise PoseTrackFormatError(path, f"expected an object, got {type(obj).__name__}", record)
     for name in fields:
@@ -120,7 +123,8 @@ def _require(path: Path, record: str, obj: Any, fields: Sequence[str]) -> None:
             raise PoseTrackFormatError(path, "missing key", record, name)
 
 
-def _top_lists(path: Path, data: Any, keys: Sequence[str]) -> None:
+def check_top_lists(path: Path, data: Any, keys: Sequence[str]) -> None:
+    """Raise :class:`PoseTrackFormatError` unless ``data`` is an object whose ``keys`` are lists."""
     if not isinstance(data, dict):
         raise PoseTrackFormatError(path, "expected a JSON object at the top level")
     for key in keys:
@@ -133,7 +137,7 @@ def _top_lists(path: Path, data: Any, keys: Sequence[str]) -> None:
 def _check_image_ids(path: Path, images: list[dict]) -> dict[int, int]:
     index: dict[int, int] = {}
     for i, img in enumerate(images):
-        if not _is_int(img["id"]):
+        if not is_json_int(img["id"]):
             raise PoseTrackFormatError(path, f"expected an integer id, got {img['id']!r}", f"images[{i}]", "id")
         if img["id"] in index:
             raise PoseTrackFormatError(
@@ -160,11 +164,11 @@ def _check_unique_tracks_per_image(path: Path, annotations: list[dict]) -> None:
 def validate_ground_truth(data: Any, path: str | os.PathLike[str] = "<memory>") -> None:
     """Check a parsed ground-truth file; raise :class:`PoseTrackFormatError` on the first problem."""
     path = Path(path)
-    _top_lists(path, data, ("images", "annotations"))
+    check_top_lists(path, data, ("images", "annotations"))
     images, annotations = data["images"], data["annotations"]
     for i, img in enumerate(images):
         rec = f"images[{i}]"
-        _require(path, rec, img, GT_IMAGE_FIELDS)
+        require_keys(path, rec, img, GT_IMAGE_FIELDS)
         rx, ry = img["ignore_regions_x"], img["ignore_regions_y"]
         if not isinstance(rx, list) or not isinstance(ry, list) or len(rx) != len(ry):
             raise PoseTrackFormatError(path, "ignore_regions_x and _y must be lists of equal length", rec)
@@ -177,7 +181,7 @@ def validate_ground_truth(data: Any, path: str | os.PathLike[str] = "<memory>") 
     ann_ids: dict[Any, int] = {}
     for i, ann in enumerate(annotations):
         rec = f"annotations[{i}]"
-        _require(path, rec, ann, GT_ANNOTATION_FIELDS)
+        require_keys(path, rec, ann, GT_ANNOTATION_FIELDS)
         if ann["image_id"] not in ids:
             raise PoseTrackFormatError(path, f"unknown image id {ann['image_id']!r}", rec, "image_id")
         if ann["id"] in ann_ids:
@@ -189,7 +193,7 @@ def validate_ground_truth(data: Any, path: str | os.PathLike[str] = "<memory>") 
         _check_numbers(path, rec, "bbox", ann["bbox"], 4)
         if ann["bbox_head"] != []:  # box-only persons (e.g. MOT ground truth) may have no head box
             _check_numbers(path, rec, "bbox_head", ann["bbox_head"], 4)
-        _check_track_id(path, rec, ann["track_id"])
+        check_track_id(path, rec, ann["track_id"])
     _check_unique_tracks_per_image(path, annotations)
 
 
@@ -198,10 +202,10 @@ def validate_predictions(
 ) -> None:
     """Check a parsed prediction file; with ``gt_image_ids`` also check the image list equals it."""
     path = Path(path)
-    _top_lists(path, data, ("images", "annotations"))
+    check_top_lists(path, data, ("images", "annotations"))
     images, annotations = data["images"], data["annotations"]
     for i, img in enumerate(images):
-        _require(path, f"images[{i}]", img, PRED_IMAGE_FIELDS)
+        require_keys(path, f"images[{i}]", img, PRED_IMAGE_FIELDS)
     ids = _check_image_ids(path, images)
     if gt_image_ids is not None:
         pred_ids = [img["id"] for img in images]
@@ -216,7 +220,7 @@ def validate_predictions(
                 )
     for i, ann in enumerate(annotations):
         rec = f"annotations[{i}]"
-        _require(path, rec, ann, PRED_ANNOTATION_FIELDS)
+        require_keys(path, rec, ann, PRED_ANNOTATION_FIELDS)
         if ann["image_id"] not in ids:
             raise PoseTrackFormatError(path, f"unknown image id {ann['image_id']!r}", rec, "image_id")
         _check_numbers(path, rec, "keypoints", ann["keypoints"], 3 * NUM_KEYPOINTS)
@@ -224,7 +228,7 @@ def validate_predictions(
             _check_numbers(path, rec, "scores", ann["scores"], NUM_KEYPOINTS)
         if "bbox" in ann:
             _check_numbers(path, rec, "bbox", ann["bbox"], 4)
-        _check_track_id(path, rec, ann["track_id"])
+        check_track_id(path, rec, ann["track_id"])
     _check_unique_tracks_per_image(path, annotations)
 
 
