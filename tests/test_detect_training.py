@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from kprtrack.checkpoints import load_checkpoint
 from kprtrack.config import ConfigError
@@ -33,6 +30,7 @@ from kprtrack.detect.training import (
 )
 from kprtrack.synth.dataset import SynthDataset
 from tests.conftest import REPO
+from tests.training_helpers import assert_same_weights, read_log, straight_and_resumed
 
 SIZE = (64, 96)
 SHIPPED = REPO / "weights" / "yolox_nano_synth_192x320.pth"
@@ -135,11 +133,6 @@ def test_boxes_to_targets_clips_and_drops():
     assert boxes_to_targets(np.tile(boxes[:1], (9, 1)), (64, 96), 4, 2.0, 0.25).shape == (4, 5)
 
 
-def _read_log(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def test_smoke_training_writes_a_loadable_detector(tiny, tmp_path):
     cfg = _small_cfg(tiny, tmp_path / "run", epochs=1, no_aug_epochs=0)
     path = DetectorTrainer(cfg).run(progress=False)
@@ -148,7 +141,7 @@ def test_smoke_training_writes_a_loadable_detector(tiny, tmp_path):
     assert "optimizer" not in ckpt and "train_state" not in ckpt
     assert ckpt["meta"]["input_size"] == list(SIZE) and ckpt["arch"]["num_classes"] == 1
     assert "optimizer" in load_checkpoint(tmp_path / "run" / "last.pth")
-    rows = _read_log(tmp_path / "run" / "log.csv")
+    rows = read_log(tmp_path / "run" / "log.csv")
     assert rows and all(np.isfinite(float(r["total_loss"])) for r in rows)
     det = YOLOXDetector.from_checkpoint(path, input_size=SIZE, conf_threshold=0.001)
     frame = SynthDataset(tiny).sequences("val")[0].frame(0)
@@ -157,21 +150,9 @@ def test_smoke_training_writes_a_loadable_detector(tiny, tmp_path):
 
 
 def test_resume_continues_where_it_stopped(tiny, tmp_path):
-    straight = DetectorTrainer(_small_cfg(tiny, tmp_path / "a"))
-    straight.run(progress=False)
-    first = DetectorTrainer(_small_cfg(tiny, tmp_path / "b"))
-    assert first.run(stop_after_epoch=1, progress=False).name == "last.pth"
-    assert not (tmp_path / "b" / "detector.pth").exists()
-    second = DetectorTrainer(_small_cfg(tiny, tmp_path / "b"))
-    second.run(progress=False)
-    assert second.start_epoch == 1
-    a, b = straight.step.model.state_dict(), second.step.model.state_dict()
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    ea, eb = straight.step.ema.ema.state_dict(), second.step.ema.ema.state_dict()
-    assert all(torch.equal(ea[k], eb[k]) for k in ea)
-    assert [r["epoch"] for r in _read_log(tmp_path / "b" / "log.csv")] == [
-        r["epoch"] for r in _read_log(tmp_path / "a" / "log.csv")
-    ]
+    straight, second = straight_and_resumed(lambda out: DetectorTrainer(_small_cfg(tiny, out)), tmp_path)
+    assert_same_weights(straight.step.model, second.step.model)
+    assert_same_weights(straight.step.ema.ema, second.step.ema.ema)
     with pytest.raises(ValueError, match="width"):
         DetectorTrainer(_small_cfg(tiny, tmp_path / "b", width=0.25)).run(progress=False)
 

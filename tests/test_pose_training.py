@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-
 import numpy as np
 import pytest
-import torch
 
 from kprtrack.checkpoints import load_checkpoint
 from kprtrack.config import ConfigError
@@ -25,6 +22,7 @@ from kprtrack.pose.training import (
 )
 from kprtrack.synth.dataset import SynthDataset
 from tests.conftest import REPO
+from tests.training_helpers import assert_same_weights, read_log, straight_and_resumed
 
 SHIPPED = REPO / "weights" / "hrnet_w8_synth_128x96.pth"
 POSETRACK_FLIP = (0, 1, 2, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)
@@ -105,11 +103,6 @@ def test_augmented_samples_are_reproducible(tiny):
     assert not (np.array_equal(a.crop, c.crop) and a.flipped == c.flipped and a.rotation == c.rotation)
 
 
-def _read_log(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def test_smoke_training_writes_a_loadable_estimator(tiny, tmp_path):
     cfg = _small_cfg(tiny, tmp_path / "run", epochs=1)
     path = PoseTrainer(cfg).run(progress=False)
@@ -118,7 +111,7 @@ def test_smoke_training_writes_a_loadable_estimator(tiny, tmp_path):
     assert set(ckpt) == {"meta", "state_dict"}
     assert ckpt["meta"]["dataset_meta"]["flip_indices"] == list(POSETRACK_FLIP)
     assert "optimizer" in load_checkpoint(tmp_path / "run" / "last.pth")
-    assert all(np.isfinite(float(r["loss"])) for r in _read_log(tmp_path / "run" / "log.csv"))
+    assert all(np.isfinite(float(r["loss"])) for r in read_log(tmp_path / "run" / "log.csv"))
     est = HRNetPoseEstimator.from_checkpoint(path)
     assert est.keypoint_format == "posetrack21" and est.cfg.pipeline.flip_indices == POSETRACK_FLIP
     assert est.cfg.pipeline.input_size == (32, 64) and est.cfg.codec.unbiased
@@ -128,18 +121,8 @@ def test_smoke_training_writes_a_loadable_estimator(tiny, tmp_path):
 
 
 def test_resume_continues_where_it_stopped(tiny, tmp_path):
-    straight = PoseTrainer(_small_cfg(tiny, tmp_path / "a"))
-    straight.run(progress=False)
-    first = PoseTrainer(_small_cfg(tiny, tmp_path / "b"))
-    assert first.run(stop_after_epoch=1, progress=False).name == "last.pth"
-    second = PoseTrainer(_small_cfg(tiny, tmp_path / "b"))
-    second.run(progress=False)
-    assert second.start_epoch == 1
-    a, b = straight.net.state_dict(), second.net.state_dict()
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    assert [r["epoch"] for r in _read_log(tmp_path / "b" / "log.csv")] == [
-        r["epoch"] for r in _read_log(tmp_path / "a" / "log.csv")
-    ]
+    straight, second = straight_and_resumed(lambda out: PoseTrainer(_small_cfg(tiny, out)), tmp_path)
+    assert_same_weights(straight.net, second.net)
     with pytest.raises(ValueError, match="sigma"):
         PoseTrainer(_small_cfg(tiny, tmp_path / "b", sigma=1.5)).run(progress=False)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from kprtrack.config import load_config
 from kprtrack.train.common import cosine_with_warmup
 from kprtrack.train.loop import EpochTrainer, check_same_settings, epoch_batches, resume_state, set_lr
 from kprtrack.train.script import run_training_script
+from tests.training_helpers import read_log
 
 
 @dataclass
@@ -83,11 +83,6 @@ class ToyTrainer(EpochTrainer[ToyConfig]):
         return path
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def test_epoch_batches_are_seeded_full_batches():
     batches = list(epoch_batches(11, 3, seed=4, epoch=2))
     assert [len(b) for b in batches] == [3, 3, 3]  # the partial batch is dropped
@@ -101,7 +96,7 @@ def test_schedule_logs_and_export(tmp_path):
     ipe = 5
     lrs = [lr for _, lr, _ in trainer.seen]
     assert lrs == [0.05 * cosine_with_warmup(i, 3 * ipe, round(0.5 * ipe), 0.1) for i in range(3 * ipe)]
-    rows = _rows(tmp_path / "log.csv")
+    rows = read_log(tmp_path / "log.csv")
     assert list(rows[0]) == ["epoch", "iter", "lr", "loss", "half", "points_per_s"]
     assert [(r["epoch"], r["iter"]) for r in rows] == [(str(e), str(i)) for e in (1, 2, 3) for i in (2, 4, 5)]
     losses = [loss for _, _, loss in trainer.seen]
@@ -121,7 +116,7 @@ def test_resume_continues_with_the_same_batches(tmp_path):
     second.run(progress=False)
     assert second.start_epoch == 2 and [e for e, _, _ in second.seen] == [2] * 5
     assert all(torch.equal(v, second.net.state_dict()[k]) for k, v in straight.net.state_dict().items())
-    assert len(_rows(tmp_path / "b" / "log.csv")) == len(_rows(tmp_path / "a" / "log.csv"))
+    assert len(read_log(tmp_path / "b" / "log.csv")) == len(read_log(tmp_path / "a" / "log.csv"))
     with pytest.raises(ValueError, match="batch_size=2, the config says 5"):
         ToyTrainer(ToyConfig(out_dir=str(tmp_path / "b"), batch_size=5)).run(progress=False)
 
