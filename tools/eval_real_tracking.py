@@ -31,25 +31,37 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "real" / "mot17_mini"
 
 
-def track_sequence(pipeline, images: Path, gt_json: Path, pred_json: Path) -> tuple[str, int, float]:
-    """Track one sequence; returns its MOT rows, frame count and seconds, and writes PoseTrack21 predictions."""
+def track_sequence(
+    pipeline, images: Path, gt_json: Path | None = None, pred_json: Path | None = None
+) -> tuple[str, int, float]:
+    """Track one sequence; returns its MOT rows, frame count and seconds.
+
+    With ``gt_json`` and ``pred_json``, also writes PoseTrack21 predictions with the ground truth's image ids.
+    """
     from kprtrack.io.mot import mot_rows
     from kprtrack.io.posetrack21 import PredictionWriter, read_ground_truth
     from kprtrack.run import to_posetrack21
 
-    gt = read_ground_truth(gt_json)
-    writer = PredictionWriter(pred_json, gt.images)
+    gt = read_ground_truth(gt_json) if gt_json is not None else None
+    writer = PredictionWriter(pred_json, gt.images) if gt is not None and pred_json is not None else None
     rows: list[str] = []
     pipeline.reset()
     t0 = time.perf_counter()
     frames = 0
     for record in pipeline.track(images):
         rows += mot_rows(record)
-        writer.add(gt.images[record.frame_index]["id"], to_posetrack21(record))
+        if writer is not None:
+            writer.add(gt.images[record.frame_index]["id"], to_posetrack21(record))
         frames += 1
     seconds = time.perf_counter() - t0
-    writer.close()
+    if writer is not None:
+        writer.close()
     return "".join(r + "\n" for r in rows), frames, seconds
+
+
+def sequence_names(gt_mot: Path) -> list[str]:
+    """The sequences listed in ``<gt_mot>/seqmap.txt`` (after its ``name`` header)."""
+    return [line.strip() for line in (gt_mot / "seqmap.txt").read_text().splitlines()[1:] if line.strip()]
 
 
 def subsample(data: Path, stride: int, out: Path) -> Path:
@@ -59,8 +71,7 @@ def subsample(data: Path, stride: int, out: Path) -> Path:
     only the MOTChallenge ground truth is written, so only TrackEval scores the result.
     """
     gt_mot = data / "gt" / "mot"
-    names = [line.strip() for line in (gt_mot / "seqmap.txt").read_text().splitlines()[1:] if line.strip()]
-    for name in names:
+    for name in sequence_names(gt_mot):
         info = configparser.ConfigParser()
         info.optionxform = str  # keep the keys' case
         info.read(gt_mot / name / "seqinfo.ini")
@@ -86,19 +97,6 @@ def subsample(data: Path, stride: int, out: Path) -> Path:
     return out
 
 
-def track_mot_only(pipeline, images: Path) -> tuple[str, int, float]:
-    """Track one sequence; returns its MOT rows, frame count and seconds."""
-    from kprtrack.io.mot import mot_rows
-
-    pipeline.reset()
-    t0 = time.perf_counter()
-    rows, frames = [], 0
-    for record in pipeline.track(images):
-        rows += mot_rows(record)
-        frames += 1
-    return "".join(r + "\n" for r in rows), frames, time.perf_counter() - t0
-
-
 def evaluate_variant(data: Path, config: str, overrides: list[str], threads: int) -> dict[str, float]:
     """Track every sequence with one variant and score it both ways (TrackEval only for subsampled clips)."""
     from kprtrack.eval.boxes import evaluate_boxes, sequence_data
@@ -108,20 +106,18 @@ def evaluate_variant(data: Path, config: str, overrides: list[str], threads: int
 
     gt_mot = data / "gt" / "mot"
     gt_pt = data / "gt" / "posetrack21_boxonly"
-    names = [line.strip() for line in (gt_mot / "seqmap.txt").read_text().splitlines()[1:] if line.strip()]
     predictions, box_data, frames, seconds = {}, {}, 0, 0.0
     with tempfile.TemporaryDirectory() as tmp:
-        for name in names:
+        for name in sequence_names(gt_mot):
             info = configparser.ConfigParser()
             info.read(gt_mot / name / "seqinfo.ini")
             fps = float(info["Sequence"]["frameRate"])
             pipeline = Pipeline.from_config(config, [*overrides, f"threads={threads}"], frame_rate=fps)
             pred = Path(tmp) / f"{name}.json"
-            if gt_pt.is_dir():
-                rows, n, dt = track_sequence(pipeline, data / "images" / name, gt_pt / f"{name}.json", pred)
-                box_data[name] = sequence_data(load_sequence(gt_pt / f"{name}.json", pred))
-            else:
-                rows, n, dt = track_mot_only(pipeline, data / "images" / name)
+            gt_json = gt_pt / f"{name}.json" if gt_pt.is_dir() else None  # subsampled clips have none
+            rows, n, dt = track_sequence(pipeline, data / "images" / name, gt_json, pred)
+            if gt_json is not None:
+                box_data[name] = sequence_data(load_sequence(gt_json, pred))
             predictions[name] = rows
             frames += n
             seconds += dt
